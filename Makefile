@@ -1,0 +1,59 @@
+# The two commands: `make run` (a running demo site on SQLite) and `make test` (the whole suite).
+PYTHON ?= python
+UV := $(PYTHON) -m uv
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+# Production-like settings for `check --deploy` (values only for the check).
+DEPLOY_ENV := DEBUG=false SECRET_KEY=check-deploy-$$(date +%s)-not-a-real-secret-value-0123456789abcdef ALLOWED_HOSTS=dashboard.example.com
+
+.PHONY: run test test-sqlite test-postgres lint serve install system-deps bench clean
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.synced
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Open http://127.0.0.1:8000/ and sign in with one of the logins above."
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+# Debian's Chromium for the browser tests and PostgreSQL's server binaries, when missing.
+system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+
+test-sqlite: install
+	$(PYTEST) -n 2 -m "not e2e"
+
+test-postgres: install system-deps
+	$(PY) -m tests.throwaway_postgres $(PYTEST) -n 2
+
+test: lint test-sqlite test-postgres
+
+serve: install
+	DEBUG=$${DEBUG:-false} $(PY) manage.py collectstatic --noinput -v0
+	DEBUG=$${DEBUG:-false} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-false} $(VENV)/bin/gunicorn -c gunicorn.conf.py mediaanalysis.wsgi
+
+bench: install
+	$(PY) -m tests.throwaway_postgres sh -c '$(PY) manage.py migrate -v0 && $(PY) manage.py seed_bulk && $(PY) manage.py bench'
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-*

@@ -1,0 +1,450 @@
+"""The pipeline's tables, as the seed's sections 3 and 5 define them (PRODUCT.md section 1).
+
+Table, column and index names are the seed's. Where the seed gives a column only a Python-side
+default (progress, retry_count, storage_backend, request_count...), the column is NOT NULL with
+that default in the database: the seed's own response schemas declare those fields non-optional.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Now
+from django.urls import reverse
+from django.utils import timezone
+
+from .softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
+
+
+class EnumField(models.CharField):
+    """A PostgreSQL enum type of the seed (`mediatype`, `processingstatus`).
+
+    Elsewhere it is a VARCHAR; a check constraint on the model keeps the values honest there.
+    The migration creates the PostgreSQL type before the table that uses it.
+    """
+
+    def __init__(self, *args, enum_name: str, **kwargs):
+        self.enum_name = enum_name
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["enum_name"] = self.enum_name
+        return name, path, args, kwargs
+
+    def db_type(self, connection):
+        if connection.vendor == "postgresql":
+            return self.enum_name
+        return super().db_type(connection)
+
+    def cast_db_type(self, connection):
+        return self.db_type(connection)
+
+
+class MediaType(models.TextChoices):
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    IMAGE = "image"
+
+
+class ProcessingStatus(models.TextChoices):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+# The jobs' lifecycle: which status may follow which (the API refuses anything else with 409).
+JOB_TRANSITIONS = {
+    ProcessingStatus.PENDING: {ProcessingStatus.PROCESSING, ProcessingStatus.FAILED},
+    ProcessingStatus.PROCESSING: {
+        ProcessingStatus.PROCESSING,
+        ProcessingStatus.COMPLETED,
+        ProcessingStatus.FAILED,
+    },
+    ProcessingStatus.COMPLETED: set(),
+    ProcessingStatus.FAILED: {ProcessingStatus.PENDING},
+}
+
+
+def _in_range(field: str, low=None, high=None) -> Q:
+    q = Q(**{f"{field}__isnull": True})
+    bounds = Q()
+    if low is not None:
+        bounds &= Q(**{f"{field}__gte": low})
+    if high is not None:
+        bounds &= Q(**{f"{field}__lte": high})
+    return q | bounds
+
+
+class MediaFileQuerySet(SoftDeleteQuerySet):
+    def for_list(self):
+        return self.only(
+            "id",
+            "session_id",
+            "original_filename",
+            "media_type",
+            "mime_type",
+            "file_size",
+            "duration_seconds",
+            "frame_count",
+            "extraction_method",
+            "storage_backend",
+            "created_at",
+        )
+
+
+class MediaFile(SoftDeleteModel):
+    """Metadata of an uploaded or processed media file."""
+
+    session_id = models.CharField(max_length=36)
+    original_filename = models.CharField(max_length=255)
+    processed_filename = models.CharField(max_length=255, null=True, blank=True)
+    file_path = models.CharField(max_length=512, null=True, blank=True)
+    file_size = models.IntegerField(null=True, blank=True, help_text="bytes")
+    media_type = EnumField(max_length=8, choices=MediaType, enum_name="mediatype")
+    mime_type = models.CharField(max_length=100, null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    extraction_method = models.CharField(
+        max_length=50, null=True, blank=True, help_text='e.g. "3fps", "uniform"'
+    )
+    frame_count = models.IntegerField(null=True, blank=True)
+    contact_sheet_path = models.CharField(max_length=512, null=True, blank=True)
+    storage_backend = models.CharField(
+        max_length=50, default="local", db_default="local", help_text="local, r2, s3"
+    )
+    storage_path = models.CharField(max_length=512, null=True, blank=True)
+
+    objects = AliveManager.from_queryset(MediaFileQuerySet)()
+    all_objects = MediaFileQuerySet.as_manager()
+
+    class Meta(SoftDeleteModel.Meta):
+        db_table = "media_files"
+        indexes = [
+            # The seed names this index three times (index=True, idx_media_file_session,
+            # idx_media_files_session): one stays.
+            models.Index(fields=["session_id"], name="idx_media_files_session"),
+            models.Index(fields=["media_type"], name="idx_media_file_type"),
+            models.Index(fields=["created_at"], name="idx_media_file_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=_in_range("file_size", 0), name="media_file_size_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=_in_range("duration_seconds", 0), name="media_file_duration_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=_in_range("frame_count", 0), name="media_file_frames_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(media_type__in=MediaType.values), name="media_file_type_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return self.original_filename
+
+    def get_absolute_url(self):
+        return reverse("file-detail", args=[self.pk])
+
+
+class AnalysisJobQuerySet(SoftDeleteQuerySet):
+    def for_list(self):
+        return self.select_related("media_file").only(
+            "id",
+            "session_id",
+            "job_type",
+            "status",
+            "progress",
+            "error_message",
+            "retry_count",
+            "max_retries",
+            "started_at",
+            "completed_at",
+            "created_at",
+            "media_file__id",
+            "media_file__original_filename",
+            "media_file__media_type",
+        )
+
+    def retryable(self):
+        return self.filter(status=ProcessingStatus.FAILED, retry_count__lt=F("max_retries"))
+
+    def retry(self, now=None) -> int:
+        """Send failed jobs with retries left back to pending; return how many went."""
+        now = now or timezone.now()
+        return self.retryable().update(
+            status=ProcessingStatus.PENDING,
+            retry_count=F("retry_count") + 1,
+            progress=0.0,
+            started_at=None,
+            completed_at=None,
+            updated_at=now,
+        )
+
+
+class AnalysisJob(SoftDeleteModel):
+    """A background job of the pipeline."""
+
+    session_id = models.CharField(max_length=36)
+    job_type = models.CharField(max_length=50, help_text='"video_analysis", "transcription"...')
+    status = EnumField(
+        max_length=10,
+        choices=ProcessingStatus,
+        default=ProcessingStatus.PENDING,
+        db_default=ProcessingStatus.PENDING,
+        enum_name="processingstatus",
+    )
+    progress = models.FloatField(default=0.0, db_default=0.0, help_text="0.0 to 1.0")
+    parameters = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    retry_count = models.IntegerField(default=0, db_default=0)
+    max_retries = models.IntegerField(default=3, db_default=3)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    media_file = models.ForeignKey(
+        MediaFile,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="jobs",
+        db_index=False,  # idx_job_media_file below
+    )
+
+    objects = AliveManager.from_queryset(AnalysisJobQuerySet)()
+    all_objects = AnalysisJobQuerySet.as_manager()
+
+    class Meta(SoftDeleteModel.Meta):
+        db_table = "analysis_jobs"
+        permissions = [("view_dashboard", "Can view the manager dashboard")]
+        indexes = [
+            models.Index(fields=["session_id"], name="idx_analysis_jobs_session"),
+            models.Index(fields=["status"], name="idx_job_status"),
+            models.Index(fields=["session_id", "job_type"], name="idx_job_session_type"),
+            # idx_job_created and idx_analysis_jobs_created are one index: one stays.
+            models.Index(fields=["created_at"], name="idx_job_created"),
+            models.Index(fields=["session_id", "status"], name="idx_analysis_jobs_session_status"),
+            models.Index(
+                fields=["session_id", "-created_at"], name="idx_analysis_jobs_session_time"
+            ),
+            # Not in the seed: the foreign key (seed section 8.2), for a file's jobs and the cascade.
+            models.Index(fields=["media_file"], name="idx_job_media_file"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress__gte=0, progress__lte=1), name="job_progress_0_1"
+            ),
+            models.CheckConstraint(condition=Q(retry_count__gte=0), name="job_retry_count_gte_0"),
+            models.CheckConstraint(
+                condition=Q(max_retries__gte=0, max_retries__lte=10), name="job_max_retries_0_10"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ProcessingStatus.values), name="job_status_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.job_type} #{self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("job-detail", args=[self.pk])
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (ProcessingStatus.PENDING, ProcessingStatus.PROCESSING)
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.completed_at:
+            return self.completed_at - self.started_at
+        return None
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == ProcessingStatus.FAILED and self.retry_count < self.max_retries
+
+
+class AnalysisResultQuerySet(SoftDeleteQuerySet):
+    def for_list(self):
+        return self.select_related("job").only(
+            "id",
+            "job_id",
+            "media_file_id",
+            "analysis_type",
+            "model_used",
+            "confidence_score",
+            "frames_extracted",
+            "created_at",
+            "job__id",
+            "job__session_id",
+            "job__job_type",
+        )
+
+
+class AnalysisResult(SoftDeleteModel):
+    """What a model made of a job's media: JSON, text outputs and segments."""
+
+    job = models.ForeignKey(
+        AnalysisJob, on_delete=models.CASCADE, related_name="results", db_index=False
+    )
+    media_file = models.ForeignKey(
+        MediaFile,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="results",
+        db_index=False,
+    )
+    analysis_type = models.CharField(max_length=50, help_text='"video", "audio", "document"')
+    model_used = models.CharField(max_length=100, null=True, blank=True)
+    result_data = models.JSONField(null=True, blank=True)
+    confidence_score = models.FloatField(null=True, blank=True)
+    transcript = models.TextField(null=True, blank=True)
+    summary = models.TextField(null=True, blank=True)
+    extracted_text = models.TextField(null=True, blank=True)
+    frames_extracted = models.IntegerField(null=True, blank=True)
+    segments = models.JSONField(null=True, blank=True, help_text="timestamps of key segments")
+
+    objects = AliveManager.from_queryset(AnalysisResultQuerySet)()
+    all_objects = AnalysisResultQuerySet.as_manager()
+
+    class Meta(SoftDeleteModel.Meta):
+        db_table = "analysis_results"
+        indexes = [
+            models.Index(fields=["analysis_type"], name="idx_result_type"),
+            models.Index(fields=["model_used"], name="idx_result_model"),
+            # idx_result_job and idx_analysis_results_job are one index: one stays.
+            models.Index(fields=["job"], name="idx_result_job"),
+            models.Index(
+                fields=["analysis_type", "model_used"], name="idx_analysis_results_type_model"
+            ),
+            models.Index(
+                fields=["analysis_type", "-confidence_score"],
+                name="idx_analysis_results_type_confidence",
+            ),
+            # Not in the seed: the foreign key (seed section 8.2), for a file's results.
+            models.Index(fields=["media_file"], name="idx_result_media_file"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=_in_range("confidence_score", 0, 1), name="result_confidence_0_1"
+            ),
+            models.CheckConstraint(
+                condition=_in_range("frames_extracted", 0), name="result_frames_gte_0"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.analysis_type} result #{self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("result-detail", args=[self.pk])
+
+
+class UserSessionQuerySet(SoftDeleteQuerySet):
+    def for_list(self):
+        return self.only(
+            "id",
+            "session_id",
+            "user_agent",
+            "ip_address",
+            "started_at",
+            "last_activity",
+            "ended_at",
+            "request_count",
+            "media_processed_count",
+        )
+
+
+class UserSession(SoftDeleteModel):
+    """A pipeline user's session. Files and jobs correlate with it by `session_id` alone."""
+
+    session_id = models.CharField(max_length=36, unique=True)
+    user_agent = models.CharField(max_length=512, null=True, blank=True)
+    ip_address = models.CharField(max_length=45, null=True, blank=True, help_text="IPv4 or IPv6")
+    started_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    last_activity = models.DateTimeField(default=timezone.now, db_default=Now())
+    ended_at = models.DateTimeField(null=True, blank=True)
+    request_count = models.IntegerField(default=0, db_default=0)
+    media_processed_count = models.IntegerField(default=0, db_default=0)
+
+    objects = AliveManager.from_queryset(UserSessionQuerySet)()
+    all_objects = UserSessionQuerySet.as_manager()
+
+    class Meta(SoftDeleteModel.Meta):
+        db_table = "user_sessions"
+        indexes = [
+            # idx_session_activity and idx_user_sessions_activity are one index: one stays.
+            models.Index(fields=["last_activity"], name="idx_session_activity"),
+            models.Index(fields=["started_at"], name="idx_session_started"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(request_count__gte=0), name="session_request_count_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(media_processed_count__gte=0), name="session_media_count_gte_0"
+            ),
+        ]
+
+    def __str__(self):
+        return self.session_id
+
+    def get_absolute_url(self):
+        return reverse("session-detail", args=[self.session_id])
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A pipeline worker's bearer token. Only its SHA-256 is stored; the token is shown once."""
+
+    class Scope(models.TextChoices):
+        READ = "read"
+        WRITE = "write"
+        ADMIN = "admin"
+
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=10, choices=Scope, default=Scope.READ)
+    prefix = models.CharField(max_length=12, editable=False, help_text="to recognise a token")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        db_table = "api_tokens"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope__in=["read", "write", "admin"]), name="token_scope_valid"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.scope})"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, name: str, scope: str) -> tuple["ApiToken", str]:
+        """Create a token; return it with the raw secret, which is never stored."""
+        raw = "mad_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            name=name, scope=scope, prefix=raw[:12], token_hash=cls.hash(raw)
+        )
+        return token, raw
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

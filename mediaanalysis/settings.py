@@ -1,0 +1,251 @@
+"""Settings for the Media Analysis Dashboard.
+
+Everything an operator may change comes from the environment (or a `.env` file beside
+manage.py). The defaults run a development site on a SQLite file as they are; production
+sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS and a database, and then `check --deploy` is clean.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+from dotenv import load_dotenv
+from psycopg_pool import ConnectionPool
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true or false)")
+
+
+def env_number(name: str, default, kind=int):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a {kind.__name__}") from None
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_filters",
+    "django_htmx",
+    "ninja",
+    "mediaanalysis",
+    "reviews",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mediaanalysis.middleware.DatabaseUnavailableMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "mediaanalysis.middleware.LoginRequiredMiddleware",
+    "mediaanalysis.middleware.RoleMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "mediaanalysis.urls"
+WSGI_APPLICATION = "mediaanalysis.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mediaanalysis.context_processors.roles",
+            ],
+            "builtins": ["django.contrib.humanize.templatetags.humanize"],
+        },
+    },
+]
+
+
+# Database. DATABASE_URL wins; otherwise the seed's DB_* variables; otherwise a SQLite file.
+def database_url() -> str:
+    if url := env_str("DATABASE_URL"):
+        return url
+    if host := env_str("DB_HOST"):
+        user = quote(env_str("DB_USER", "postgres"), safe="")
+        password = quote(env_str("DB_PASSWORD"), safe="")
+        credentials = f"{user}:{password}" if password else user
+        name = quote(env_str("DB_NAME", "postgres"), safe="")
+        return f"postgres://{credentials}@{host}:{env_number('DB_PORT', 5432)}/{name}"
+    return f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+
+
+DB_MIN_POOL_SIZE = env_number("DB_MIN_POOL_SIZE", 5)
+DB_MAX_POOL_SIZE = env_number("DB_MAX_POOL_SIZE", 20)
+DB_COMMAND_TIMEOUT = env_number("DB_COMMAND_TIMEOUT", 60.0, float)
+DB_CONNECT_TIMEOUT = env_number("DB_CONNECT_TIMEOUT", 10.0, float)
+
+
+def database_config(url: str) -> dict:
+    config = dj_database_url.parse(url)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not.
+        config["OPTIONS"] = {
+            "pool": {
+                "min_size": DB_MIN_POOL_SIZE,
+                "max_size": DB_MAX_POOL_SIZE,
+                # How long a request waits for a free connection before it fails (503).
+                "timeout": DB_CONNECT_TIMEOUT,
+                # The seed's max_inactive_connection_lifetime.
+                "max_idle": 300.0,
+                # A connection that died (PostgreSQL restarted) is replaced, not handed out.
+                "check": ConnectionPool.check_connection,
+            },
+            "connect_timeout": max(1, round(DB_CONNECT_TIMEOUT)),
+            "options": f"-c statement_timeout={round(DB_COMMAND_TIMEOUT * 1000)}",
+            "application_name": "media-analysis-dashboard",
+        }
+    elif config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {
+            # Writers take the lock when the transaction starts, so two claims never
+            # deadlock on a lock upgrade; readers keep reading during a write (WAL).
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    return config
+
+
+DATABASES = {"default": database_config(database_url())}
+if replica_url := env_str("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = database_config(replica_url)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["mediaanalysis.db.ReplicaRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+# The seed's index names (idx_analysis_results_type_confidence...) are longer than the 30
+# characters Django allows for Oracle's sake; PostgreSQL takes 63 and SQLite any length.
+SILENCED_SYSTEM_CHECKS = ["models.E034"]
+
+if redis_url := env_str("REDIS_URL"):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+# Development serves static files from the finders; production from collectstatic's output.
+STATIC_ROOT = None if DEBUG else BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+# Contact sheets and other pipeline outputs, served read-only when the storage path is local.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+
+# Security. Production values follow DEBUG=false; each can be overridden.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_number("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Health checks come from load balancers over plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+}
+
+# The review workflow (PRODUCT.md section 3).
+REVIEW_CLAIM_TTL = env_number("REVIEW_CLAIM_TTL", 900)
+REVIEW_CONFIDENCE_THRESHOLD = env_number("REVIEW_CONFIDENCE_THRESHOLD", 0.7, float)
+# How stale the dashboard's figures may be.
+DASHBOARD_CACHE_SECONDS = env_number("DASHBOARD_CACHE_SECONDS", 60)
+
+NINJA_PAGINATION_MAX_PER_PAGE_SIZE = 100

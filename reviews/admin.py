@@ -1,0 +1,230 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth import get_user_model
+
+from mediaanalysis.admin import BOTH, AnalysisResultAdmin, SoftDeleteAdmin
+from mediaanalysis.models import AnalysisResult
+from mediaanalysis.roles import ADMINS, REVIEWERS
+
+from . import services
+from .models import HITLReview, ReviewDraft, ReviewEvent
+
+
+def reviewers():
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[REVIEWERS, ADMINS])
+        .distinct()
+        .order_by("username")
+    )
+
+
+class ReviewActionForm(ActionForm):
+    assignee = forms.ModelChoiceField(
+        queryset=reviewers(), required=False, label="Reassign to", help_text="for “Reassign”"
+    )
+
+
+class EnqueueActionForm(ActionForm):
+    priority = forms.IntegerField(initial=0, required=False, label="Review priority")
+
+
+class ReviewEventInline(admin.TabularInline):
+    model = ReviewEvent
+    fields = ("at", "kind", "actor", "details")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Audit history"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ReviewDraftInline(admin.TabularInline):
+    model = ReviewDraft
+    fields = ("user", "saved_at", "approved", "notes", "corrections")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Drafts (typed, not accepted)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ReviewInline(admin.TabularInline):
+    model = HITLReview
+    fields = ("status", "priority", "claimed_by", "approved", "reviewed_by", "reviewed_at")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HITLReview)
+class HITLReviewAdmin(SoftDeleteAdmin):
+    list_display = (
+        "id",
+        "analysis_result",
+        "status",
+        "priority",
+        "claimed_by",
+        "claim_expires_at",
+        "approved",
+        "reviewed_by",
+        "reviewed_at",
+        "created_at",
+        "is_deleted",
+    )
+    list_select_related = ("analysis_result", "claimed_by", "reviewed_by")
+    list_filter = ("status", "approved", "priority", "reviewed_at")
+    search_fields = ("=analysis_result__id", "=claimed_by__username", "=reviewed_by__username")
+    search_help_text = "Exact result id, or the username of the claimant or the reviewer."
+    raw_id_fields = ("analysis_result",)
+    # Claims change only through the workflow's actions, which keep the audit history.
+    readonly_fields = (
+        *SoftDeleteAdmin.readonly_fields,
+        "status",
+        "claimed_by",
+        "claimed_at",
+        "claim_expires_at",
+        "approved",
+        "reviewed_at",
+        "reviewed_by",
+    )
+    fields = (
+        "analysis_result",
+        "priority",
+        "status",
+        "claimed_by",
+        "claimed_at",
+        "claim_expires_at",
+        "approved",
+        "reviewer_notes",
+        "corrections",
+        "reviewed_by",
+        "reviewed_at",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    )
+    inlines = [ReviewEventInline, ReviewDraftInline]
+    action_form = ReviewActionForm
+    actions = [*SoftDeleteAdmin.actions, "force_release", "reassign", "reopen"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return (*self.readonly_fields, "analysis_result")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        opened = services.enqueue([obj.analysis_result_id], obj.priority or 0, actor=request.user)
+        if opened:
+            obj.pk = HITLReview.objects.open().get(analysis_result_id=obj.analysis_result_id).pk
+        else:
+            obj.pk = None
+            self.message_user(request, "That result already has an open review.", messages.WARNING)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.pk is None:
+            return self.response_post_save_add(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    @admin.action(
+        description="Force-release the claim",
+        description_plural="Force-release selected claims",
+        permissions=["change"],
+        location=BOTH,
+    )
+    def force_release(self, request, queryset):
+        count = services.force_release(list(queryset.values_list("pk", flat=True)), request.user)
+        self.message_user(
+            request, f"Released {count} claim(s) back to the queue.", messages.SUCCESS
+        )
+
+    @admin.action(description="Reassign selected open reviews", permissions=["change"])
+    def reassign(self, request, queryset):
+        form = ReviewActionForm(request.POST)
+        assignee = form.cleaned_data.get("assignee") if form.is_valid() else None
+        if assignee is None:
+            self.message_user(request, "Choose a reviewer in “Reassign to” first.", messages.ERROR)
+            return
+        count = services.reassign(
+            list(queryset.values_list("pk", flat=True)), request.user, assignee
+        )
+        self.message_user(request, f"Reassigned {count} review(s) to {assignee}.", messages.SUCCESS)
+
+    @admin.action(
+        description="Reopen this decided review",
+        description_plural="Reopen selected decided reviews",
+        permissions=["change"],
+        location=BOTH,
+    )
+    def reopen(self, request, queryset):
+        outcome = services.reopen(list(queryset.values_list("pk", flat=True)), request.user)
+        if outcome.reopened:
+            self.message_user(request, f"Reopened {outcome.reopened} review(s).", messages.SUCCESS)
+        if outcome.refused:
+            self.message_user(
+                request,
+                "Not reopened, their result already has an open review: "
+                + ", ".join(f"#{pk}" for pk in outcome.refused),
+                messages.WARNING,
+            )
+
+
+@admin.register(ReviewEvent)
+class ReviewEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "kind", "review", "actor", "details")
+    list_select_related = ("actor", "review")
+    list_filter = ("kind", "at")
+    search_fields = ("=review__id", "=actor__username")
+    raw_id_fields = ("review",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# The result admin gains the review inline and the "send to review" action here, so that
+# mediaanalysis never imports reviews.
+admin.site.unregister(AnalysisResult)
+
+
+@admin.register(AnalysisResult)
+class ReviewedResultAdmin(AnalysisResultAdmin):
+    inlines = [*AnalysisResultAdmin.inlines, ReviewInline]
+    action_form = EnqueueActionForm
+    actions = [*AnalysisResultAdmin.actions, "send_to_review"]
+
+    @admin.action(
+        description="Send to review",
+        description_plural="Send selected to review (with the priority above)",
+        permissions=["change"],
+        location=BOTH,
+    )
+    def send_to_review(self, request, queryset):
+        form = EnqueueActionForm(request.POST)
+        priority = (form.cleaned_data.get("priority") if form.is_valid() else None) or 0
+        ids = list(queryset.filter(deleted_at__isnull=True).values_list("pk", flat=True))
+        opened = services.enqueue(ids, priority, actor=request.user)
+        skipped = len(ids) - opened
+        self.message_user(
+            request,
+            f"Sent {opened} result(s) to review with priority {priority}."
+            + (f" {skipped} already had an open review." if skipped else ""),
+            messages.SUCCESS,
+        )

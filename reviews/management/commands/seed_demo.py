@@ -1,0 +1,362 @@
+"""Realistic demo data and one demo user per group. Running it twice changes nothing."""
+
+import random
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from mediaanalysis.models import (
+    AnalysisJob,
+    AnalysisResult,
+    MediaFile,
+    MediaType,
+    ProcessingStatus,
+    UserSession,
+)
+from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
+from reviews.models import Decision, HITLReview, ReviewEvent, ReviewStatus
+
+DEMO_USERS = [
+    # username, password, group, staff
+    ("admin", "admin-demo-pass", ADMINS, True),
+    ("manager", "manager-demo-pass", MANAGERS, False),
+    ("reviewer", "reviewer-demo-pass", REVIEWERS, False),
+    ("reviewer2", "reviewer2-demo-pass", REVIEWERS, False),
+]
+
+JOB_KINDS = {
+    MediaType.VIDEO: (
+        "video_analysis",
+        "video",
+        ["gemini-1.5-pro", "llava-1.6-34b"],
+        "video/mp4",
+        ".mp4",
+    ),
+    MediaType.AUDIO: (
+        "transcription",
+        "audio",
+        ["whisper-large-v3", "whisper-medium"],
+        "audio/mpeg",
+        ".mp3",
+    ),
+    MediaType.DOCUMENT: (
+        "document_ocr",
+        "document",
+        ["tesseract-5", "gpt-4o-mini"],
+        "application/pdf",
+        ".pdf",
+    ),
+    MediaType.IMAGE: (
+        "image_captioning",
+        "image",
+        ["llava-1.6-34b", "blip2-opt"],
+        "image/jpeg",
+        ".jpg",
+    ),
+}
+TOPICS = [
+    "quarterly earnings call",
+    "product demo",
+    "customer support call",
+    "lecture on thermodynamics",
+    "city council meeting",
+    "podcast episode",
+    "safety training",
+    "wedding toast",
+    "bird watching walk",
+    "kitchen renovation",
+]
+ERRORS = [
+    "ffmpeg exited with code 1: Invalid data found when processing input",
+    "Timeout after 600s waiting for model response",
+    "CUDA out of memory. Tried to allocate 2.00 GiB",
+    "Unsupported codec: prores_ks",
+    "Rate limited by upstream model API (429)",
+]
+USER_AGENTS = [
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0 Safari/537.36",
+    "media-cli/2.3.1 python-httpx/0.27",
+]
+
+
+def contact_sheet_svg(title: str, frames: int, rng: random.Random) -> str:
+    cells = []
+    for i in range(min(frames, 12)):
+        x, y = (i % 4) * 160, (i // 4) * 100
+        hue = rng.randrange(360)
+        cells.append(
+            f'<rect x="{x + 4}" y="{y + 4}" width="152" height="92" fill="hsl({hue},45%,55%)"/>'
+            f'<text x="{x + 10}" y="{y + 90}" font-size="12" fill="#fff">frame {i + 1}</text>'
+        )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="300" viewBox="0 0 640 300">'
+        f'<title>Contact sheet of {title}</title><rect width="640" height="300" fill="#222"/>'
+        + "".join(cells)
+        + "</svg>"
+    )
+
+
+class Command(BaseCommand):
+    help = "Load realistic demo data and the demo users (one per group). Safe to run twice."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sessions", type=int, default=60)
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args, sessions, seed, **options):
+        ensure_groups()
+        self.users = self.make_users()
+        if MediaFile.all_objects.filter(session_id__startswith="demo-").exists():
+            self.stdout.write("Demo data is already loaded; nothing to add.")
+        else:
+            with transaction.atomic():
+                self.make_data(sessions, random.Random(seed))
+        self.print_logins()
+
+    def make_users(self):
+        User = get_user_model()
+        users = {}
+        for username, password, group, staff in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": staff}
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+            user.groups.add(Group.objects.get(name=group))
+            users[username] = user
+        return users
+
+    def make_data(self, session_count: int, rng: random.Random):
+        now = timezone.now()
+        sheets = settings.MEDIA_ROOT / "contact_sheets"
+        sheets.mkdir(parents=True, exist_ok=True)
+        self.stdout.write(f"Sessions, files and jobs for {session_count} sessions...")
+        results = []
+        for n in range(session_count):
+            started = now - timedelta(days=rng.uniform(0, 29), hours=rng.uniform(0, 23))
+            session_id = f"demo-{uuid.UUID(int=rng.getrandbits(128))}"[:36]
+            if n % 8 != 7:  # a few jobs carry a session id that has no session row
+                UserSession.objects.create(
+                    session_id=session_id,
+                    user_agent=rng.choice(USER_AGENTS),
+                    ip_address=f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+                    started_at=started,
+                    last_activity=started + timedelta(minutes=rng.uniform(5, 240)),
+                    ended_at=started + timedelta(hours=4) if rng.random() < 0.5 else None,
+                    request_count=rng.randrange(5, 400),
+                    media_processed_count=rng.randrange(1, 8),
+                    created_at=started,
+                )
+            for _ in range(rng.randrange(2, 6)):
+                results += self.make_file_and_jobs(session_id, started, now, rng, sheets)
+            self.stdout.write(f"  {n + 1}/{session_count}", ending="\r")
+        self.stdout.write("")
+        AnalysisResult.objects.bulk_create(results)
+        self.stdout.write(f"{len(results)} results. Reviews in every state...")
+        self.make_reviews(now, rng)
+
+    def make_file_and_jobs(self, session_id, started, now, rng, sheets):
+        media_type = rng.choice(list(MediaType))
+        job_type, analysis_type, models, mime, ext = JOB_KINDS[media_type]
+        topic = rng.choice(TOPICS)
+        created = min(now, started + timedelta(minutes=rng.uniform(0, 60)))
+        duration = (
+            rng.uniform(20, 3600) if media_type in (MediaType.VIDEO, MediaType.AUDIO) else None
+        )
+        frames = rng.randrange(24, 400) if media_type == MediaType.VIDEO else None
+        media = MediaFile.objects.create(
+            session_id=session_id,
+            original_filename=f"{topic.replace(' ', '_')}_{rng.randrange(1000)}{ext}",
+            processed_filename=f"processed/{uuid.UUID(int=rng.getrandbits(128))}{ext}",
+            file_path=f"uploads/{session_id}/{topic.replace(' ', '_')}{ext}",
+            file_size=rng.randrange(20_000, 1_900_000_000),
+            media_type=media_type,
+            mime_type=mime,
+            duration_seconds=duration,
+            extraction_method=rng.choice(["3fps", "uniform", "scene-change"]) if frames else None,
+            frame_count=frames,
+            storage_backend=rng.choice(["local", "local", "s3", "r2"]),
+            storage_path=f"media/{session_id}/",
+            created_at=created,
+        )
+        if frames:
+            name = f"contact_sheets/{media.pk}.svg"
+            (sheets / f"{media.pk}.svg").write_text(
+                contact_sheet_svg(media.original_filename, frames, rng)
+            )
+            MediaFile.objects.filter(pk=media.pk).update(contact_sheet_path=name)
+        results = []
+        for attempt in range(rng.choice([1, 1, 1, 2])):
+            job_created = created + timedelta(minutes=attempt * 7)
+            status = rng.choices(
+                list(ProcessingStatus), weights=[12, 13, 62, 13] if attempt == 0 else [0, 0, 1, 0]
+            )[0]
+            if job_created > now - timedelta(minutes=30) and status == ProcessingStatus.COMPLETED:
+                status = ProcessingStatus.PROCESSING
+            job = AnalysisJob(
+                session_id=session_id,
+                job_type=job_type,
+                status=status,
+                media_file=media,
+                parameters={
+                    "language": rng.choice(["en", "es", "de"]),
+                    "model": rng.choice(models),
+                    "fps": 3 if frames else None,
+                    "max_tokens": 4096,
+                },
+                max_retries=3,
+                created_at=job_created,
+            )
+            if status != ProcessingStatus.PENDING:
+                job.started_at = job_created + timedelta(seconds=rng.uniform(2, 90))
+            if status == ProcessingStatus.PROCESSING:
+                job.progress = round(rng.uniform(0.05, 0.95), 2)
+            if status == ProcessingStatus.COMPLETED:
+                job.progress = 1.0
+                job.completed_at = job.started_at + timedelta(seconds=rng.lognormvariate(4.5, 0.8))
+            if status == ProcessingStatus.FAILED:
+                job.progress = round(rng.uniform(0, 0.8), 2)
+                job.completed_at = job.started_at + timedelta(seconds=rng.uniform(5, 600))
+                job.error_message = rng.choice(ERRORS)
+                job.retry_count = rng.randrange(0, 4)
+            job.save()
+            if status == ProcessingStatus.COMPLETED:
+                results.append(
+                    self.result_for(job, media, analysis_type, rng.choice(models), topic, rng)
+                )
+        return results
+
+    def result_for(self, job, media, analysis_type, model, topic, rng):
+        spoken = analysis_type in ("audio", "video")
+        length = media.duration_seconds or 60
+        bounds = sorted(rng.uniform(0, length) for _ in range(rng.randrange(3, 8)))
+        segments = [
+            {
+                "start": round(a, 1),
+                "end": round(b, 1),
+                "label": rng.choice(["intro", "speech", "music", "q&a", "silence", "demo"]),
+            }
+            for a, b in zip([0.0, *bounds], [*bounds, length], strict=False)
+        ]
+        confidence = round(min(1.0, max(0.0, rng.betavariate(5, 2))), 3)
+        return AnalysisResult(
+            job=job,
+            media_file=media,
+            analysis_type=analysis_type,
+            model_used=model,
+            confidence_score=confidence,
+            result_data={
+                "topic": topic,
+                "language": job.parameters["language"],
+                "labels": rng.sample(
+                    ["people", "indoor", "speech", "chart", "logo", "outdoor", "music"], 3
+                ),
+                "sentiment": rng.choice(["positive", "neutral", "negative"]),
+                "entities": [
+                    {"text": "ACME Corp", "type": "ORG"},
+                    {"text": "Berlin", "type": "LOC"},
+                ][: rng.randrange(0, 3)],
+            },
+            transcript=(
+                f"Speaker 1: Welcome to the {topic}. Today we will go through the agenda.\n"
+                "Speaker 2: Thanks. Let's start with the numbers from last week.\n"
+                "Speaker 1: Revenue grew, and the new pipeline is live."
+                if spoken
+                else None
+            ),
+            summary=f"A {topic}: {rng.choice(['three speakers', 'one presenter', 'a short clip', 'several scenes'])}, mostly on schedule.",
+            extracted_text=f"{topic.upper()}\nPage 1 of {rng.randrange(1, 30)}"
+            if analysis_type == "document"
+            else None,
+            frames_extracted=media.frame_count,
+            segments=segments if spoken else None,
+            created_at=job.completed_at,
+        )
+
+    def make_reviews(self, now, rng):
+        reviewer, reviewer2, manager = (
+            self.users["reviewer"],
+            self.users["reviewer2"],
+            self.users["manager"],
+        )
+        ttl = timedelta(seconds=settings.REVIEW_CLAIM_TTL)
+        results = list(AnalysisResult.objects.order_by("created_at"))
+        events = []
+        for i, result in enumerate(results):
+            low = result.confidence_score < settings.REVIEW_CONFIDENCE_THRESHOLD
+            if not low and i % 3:
+                continue
+            enqueued = result.created_at + timedelta(minutes=rng.uniform(1, 30))
+            review = HITLReview(
+                analysis_result=result, priority=rng.choice([0, 0, 0, 1, 5]), created_at=enqueued
+            )
+            kind = rng.choices(["pending", "decided", "decided", "decided"], k=1)[0]
+            if enqueued > now - timedelta(hours=2):
+                kind = "pending"
+            elif i % 17 == 0:
+                kind = "expired"
+            history = [(ReviewEvent.Kind.ENQUEUED, None if low else manager, enqueued, {})]
+            if kind in ("decided", "expired"):
+                who = rng.choice([reviewer, reviewer2])
+                claimed = enqueued + timedelta(minutes=rng.uniform(2, 600))
+                review.claimed_by, review.claimed_at = who, claimed
+                review.claim_expires_at = claimed + ttl
+                review.status = ReviewStatus.CLAIMED
+                history.append((ReviewEvent.Kind.CLAIMED, who, claimed, {}))
+                if kind == "decided":
+                    decided = claimed + timedelta(seconds=rng.lognormvariate(4.8, 0.6))
+                    review.status = ReviewStatus.COMPLETED
+                    review.approved = rng.choices(
+                        list(Decision), weights=[6 if not low else 3, 1 if not low else 3, 2]
+                    )[0]
+                    review.reviewer_notes = rng.choice(
+                        [
+                            "Looks right.",
+                            "Transcript misses the second speaker.",
+                            "Wrong language detected.",
+                            "",
+                        ]
+                    )
+                    if review.approved == Decision.NEEDS_CHANGES:
+                        review.corrections = {"language": "de", "sentiment": "neutral"}
+                    review.reviewed_at, review.reviewed_by = decided, who
+                    history.append(
+                        (ReviewEvent.Kind.DECIDED, who, decided, {"approved": review.approved})
+                    )
+            review.save()
+            events += [
+                ReviewEvent(review=review, kind=k, actor=a, at=t, details=d)
+                for k, a, t, d in history
+            ]
+        # One live claim and one reviewing, so the queue shows claims in flight.
+        for who, status in (
+            (reviewer2, ReviewStatus.CLAIMED),
+            (self.users["admin"], ReviewStatus.REVIEWING),
+        ):
+            review = (
+                HITLReview.objects.filter(status=ReviewStatus.PENDING)
+                .order_by("-priority", "created_at")
+                .first()
+            )
+            if review:
+                HITLReview.objects.filter(pk=review.pk).update(
+                    status=status, claimed_by=who, claimed_at=now, claim_expires_at=now + ttl
+                )
+                events.append(
+                    ReviewEvent(review=review, kind=ReviewEvent.Kind.CLAIMED, actor=who, at=now)
+                )
+        ReviewEvent.objects.bulk_create(events)
+        self.stdout.write(f"{HITLReview.objects.count()} reviews.")
+
+    def print_logins(self):
+        self.stdout.write(self.style.SUCCESS("Demo logins (username / password):"))
+        for username, password, group, _ in DEMO_USERS:
+            self.stdout.write(f"  {username:<10} {password:<22} {group}")

@@ -1,0 +1,235 @@
+"""Human-in-the-loop review of analysis results (seed section 3.3, PRODUCT.md section 3)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from mediaanalysis.models import AnalysisResult
+from mediaanalysis.softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    REVIEWING = "reviewing"
+    COMPLETED = "completed"
+
+
+class Decision(models.TextChoices):
+    YES = "yes", "Approved"
+    NO = "no", "Rejected"
+    NEEDS_CHANGES = "needs_changes", "Needs changes"
+
+
+HELD = [ReviewStatus.CLAIMED, ReviewStatus.REVIEWING]
+OPEN = [ReviewStatus.PENDING, *HELD]
+
+
+class HITLReviewQuerySet(SoftDeleteQuerySet):
+    def open(self):
+        return self.filter(status__in=OPEN)
+
+    def claimable(self, now):
+        """Pending reviews and expired claims, in queue order: highest priority, then oldest.
+
+        An expired claim is claimable at once; no cron job has to run first.
+        The order matches idx_hitl_queue, so the claim reads the head of one partial index.
+        """
+        return (
+            self.alive()
+            .filter(Q(status=ReviewStatus.PENDING) | Q(status__in=HELD, claim_expires_at__lte=now))
+            .order_by("-priority", "created_at", "id")
+        )
+
+    def live_claims(self, now):
+        return self.alive().filter(status__in=HELD, claim_expires_at__gt=now)
+
+    def held_by(self, user, now):
+        return self.live_claims(now).filter(claimed_by=user)
+
+    def expired_claims(self, now):
+        return self.alive().filter(status__in=HELD, claim_expires_at__lte=now)
+
+    def for_page(self):
+        return self.select_related(
+            "analysis_result__job__media_file",
+            "analysis_result__media_file",
+            "claimed_by",
+            "reviewed_by",
+        )
+
+    def for_queue(self):
+        return self.select_related("analysis_result").only(
+            "id",
+            "status",
+            "priority",
+            "created_at",
+            "claim_expires_at",
+            "claimed_by_id",
+            "analysis_result__id",
+            "analysis_result__analysis_type",
+            "analysis_result__model_used",
+            "analysis_result__confidence_score",
+        )
+
+
+class HITLReview(SoftDeleteModel):
+    """One review of one analysis result: claimed by a reviewer, then decided."""
+
+    analysis_result = models.ForeignKey(
+        AnalysisResult, on_delete=models.CASCADE, related_name="reviews", db_index=False
+    )
+    status = models.CharField(
+        max_length=50,
+        choices=ReviewStatus,
+        default=ReviewStatus.PENDING,
+        db_default=ReviewStatus.PENDING,
+    )
+    priority = models.IntegerField(default=0, db_default=0, help_text="higher goes first")
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_column="claimed_by",
+        db_index=False,  # idx_hitl_claim leads with it
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    reviewer_notes = models.TextField(null=True, blank=True)
+    corrections = models.JSONField(null=True, blank=True)
+    # The seed says String(10), but its own value "needs_changes" has 13 characters.
+    approved = models.CharField(max_length=13, choices=Decision, null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_column="reviewed_by",
+    )
+
+    objects = AliveManager.from_queryset(HITLReviewQuerySet)()
+    all_objects = HITLReviewQuerySet.as_manager()
+
+    class Meta(SoftDeleteModel.Meta):
+        db_table = "hitl_reviews"
+        verbose_name = "HITL review"
+        permissions = [
+            ("claim_hitlreview", "Can claim and decide reviews"),
+            ("enqueue_hitlreview", "Can send results to review"),
+        ]
+        indexes = [
+            models.Index(fields=["status"], name="idx_hitl_status"),
+            models.Index(fields=["analysis_result"], name="idx_hitl_result"),
+            models.Index(fields=["claimed_by", "claim_expires_at"], name="idx_hitl_claim"),
+            # Claim next reads the head of this index: open reviews in queue order.
+            models.Index(
+                fields=["-priority", "created_at", "id"],
+                name="idx_hitl_queue",
+                condition=Q(status__in=OPEN, deleted_at__isnull=True),
+            ),
+            models.Index(fields=["reviewed_at"], name="idx_hitl_reviewed_at"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["analysis_result"],
+                condition=Q(status__in=OPEN, deleted_at__isnull=True),
+                name="one_open_review_per_result",
+                violation_error_message="This result already has an open review.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ReviewStatus.values), name="hitl_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=ReviewStatus.COMPLETED) & Q(approved__in=Decision.values))
+                | (~Q(status=ReviewStatus.COMPLETED) & Q(approved__isnull=True)),
+                name="hitl_decision_iff_completed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=HELD)
+                | Q(claimed_by__isnull=False, claim_expires_at__isnull=False),
+                name="hitl_claim_has_holder",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Review #{self.pk} of result #{self.analysis_result_id}"
+
+    def get_absolute_url(self):
+        return reverse("review-detail", args=[self.pk])
+
+    def is_claim_live(self, now=None) -> bool:
+        now = now or timezone.now()
+        return (
+            self.status in HELD
+            and self.claim_expires_at is not None
+            and self.claim_expires_at > now
+        )
+
+    def is_held_by(self, user, now=None) -> bool:
+        return self.is_claim_live(now) and self.claimed_by_id == user.pk
+
+    def seconds_left(self, now=None) -> int:
+        if not self.is_claim_live(now):
+            return 0
+        return int((self.claim_expires_at - (now or timezone.now())).total_seconds())
+
+
+class ReviewEvent(models.Model):
+    """The audit trail: every claim, renewal, release, expiry, takeover and decision."""
+
+    class Kind(models.TextChoices):
+        ENQUEUED = "enqueued"
+        CLAIMED = "claimed"
+        TAKEN_OVER = "taken_over", "Taken over after expiry"
+        RENEWED = "renewed"
+        RELEASED = "released"
+        EXPIRED = "expired", "Expired (released by the tidy-up)"
+        DECIDED = "decided"
+        REFUSED = "refused", "Decision refused (claim lost)"
+        FORCE_RELEASED = "force_released", "Force-released by an admin"
+        REASSIGNED = "reassigned"
+        REOPENED = "reopened"
+
+    review = models.ForeignKey(HITLReview, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "hitl_review_events"
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["review", "at"], name="idx_hitl_event_review")]
+
+    def __str__(self):
+        return (
+            f"{self.get_kind_display()} by {self.actor or 'system'} at {self.at:%Y-%m-%d %H:%M:%S}"
+        )
+
+
+class ReviewDraft(models.Model):
+    """What a reviewer typed and has not (yet) submitted successfully. Nothing typed is lost."""
+
+    review = models.ForeignKey(HITLReview, on_delete=models.CASCADE, related_name="drafts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    notes = models.TextField(blank=True, default="")
+    corrections = models.TextField(blank=True, default="", help_text="as typed, valid JSON or not")
+    approved = models.CharField(max_length=13, choices=Decision, blank=True, default="")
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "hitl_review_drafts"
+        constraints = [
+            models.UniqueConstraint(fields=["review", "user"], name="one_draft_per_reviewer")
+        ]
+
+    def __str__(self):
+        return f"Draft by {self.user} on review #{self.review_id}"

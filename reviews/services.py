@@ -1,0 +1,366 @@
+"""The claim workflow (PRODUCT.md section 3). Each function is one transaction with one `now`.
+
+Races are settled by the database: every state change is a conditional UPDATE whose WHERE
+clause restates who may make it, and its row count says whether they did. Claim next also
+locks its candidate with FOR UPDATE SKIP LOCKED, so concurrent reviewers take different rows
+instead of queueing behind one another.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from mediaanalysis.models import AnalysisResult
+
+from .models import HELD, Decision, HITLReview, ReviewDraft, ReviewEvent, ReviewStatus
+
+ENQUEUE_LIMIT = 10_000
+
+
+class ClaimLost(Exception):
+    """The caller does not hold a live claim on the review; the message says why."""
+
+
+def claim_ttl() -> timedelta:
+    return timedelta(seconds=settings.REVIEW_CLAIM_TTL)
+
+
+def _record(review_id, kind, actor=None, now=None, **details):
+    ReviewEvent.objects.create(
+        review_id=review_id, kind=kind, actor=actor, at=now or timezone.now(), details=details
+    )
+
+
+def enqueue(result_ids, priority: int = 0, actor=None) -> int:
+    """Open a pending review for each result that has no open review; return how many opened."""
+    now = timezone.now()
+    result_ids = list(dict.fromkeys(result_ids))[:ENQUEUE_LIMIT]
+    with transaction.atomic():
+        already_open = set(
+            HITLReview.objects.open()
+            .filter(analysis_result_id__in=result_ids)
+            .values_list("analysis_result_id", flat=True)
+        )
+        wanted = [rid for rid in result_ids if rid not in already_open]
+        # A concurrent enqueue of the same result loses to one_open_review_per_result.
+        HITLReview.objects.bulk_create(
+            [
+                HITLReview(
+                    analysis_result_id=rid, priority=priority, created_at=now, updated_at=now
+                )
+                for rid in wanted
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        opened = list(
+            HITLReview.objects.filter(
+                analysis_result_id__in=wanted, status=ReviewStatus.PENDING, created_at=now
+            ).values_list("pk", flat=True)
+        )
+        ReviewEvent.objects.bulk_create(
+            [
+                ReviewEvent(
+                    review_id=pk,
+                    kind=ReviewEvent.Kind.ENQUEUED,
+                    actor=actor,
+                    at=now,
+                    details={"priority": priority},
+                )
+                for pk in opened
+            ],
+            batch_size=1000,
+        )
+    return len(opened)
+
+
+def enqueue_if_doubtful(result: AnalysisResult) -> bool:
+    """The automatic rule: a result below REVIEW_CONFIDENCE_THRESHOLD goes to review once,
+    and a result changed after a needs-changes decision goes round again."""
+    if result.deleted_at is not None:
+        return False
+    reviews = HITLReview.objects.filter(analysis_result=result)
+    last = reviews.order_by("-created_at", "-id").first()
+    if last is None:
+        doubtful = (
+            result.confidence_score is not None
+            and result.confidence_score < settings.REVIEW_CONFIDENCE_THRESHOLD
+        )
+        return doubtful and enqueue([result.pk]) == 1
+    if last.status == ReviewStatus.COMPLETED and last.approved == Decision.NEEDS_CHANGES:
+        return enqueue([result.pk], priority=last.priority) == 1
+    return False
+
+
+def claim_next(user) -> HITLReview | None:
+    """Hand `user` the review they already hold, or the next one in queue order; None if empty."""
+    now = timezone.now()
+    with transaction.atomic():
+        # One claim at a time per reviewer, even from two tabs clicking at once.
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        held = HITLReview.objects.held_by(user, now).first()
+        if held is not None:
+            return held
+        for _attempt in range(10):
+            candidate = (
+                HITLReview.objects.claimable(now).select_for_update(skip_locked=True).first()
+            )
+            if candidate is None:
+                return None
+            # The conditional UPDATE is what makes this correct on SQLite too, where
+            # FOR UPDATE does not exist: the row count says whether this reviewer won.
+            won = (
+                HITLReview.objects.claimable(now)
+                .filter(pk=candidate.pk)
+                .update(
+                    status=ReviewStatus.CLAIMED,
+                    claimed_by=user,
+                    claimed_at=now,
+                    claim_expires_at=now + claim_ttl(),
+                    updated_at=now,
+                )
+            )
+            if won:
+                break
+        else:
+            return None
+        if candidate.claimed_by_id is not None:
+            _record(
+                candidate.pk,
+                ReviewEvent.Kind.TAKEN_OVER,
+                user,
+                now,
+                previous_holder=candidate.claimed_by_id,
+            )
+        else:
+            _record(candidate.pk, ReviewEvent.Kind.CLAIMED, user, now)
+    candidate.status = ReviewStatus.CLAIMED
+    candidate.claimed_by = user
+    candidate.claimed_at = now
+    candidate.claim_expires_at = now + claim_ttl()
+    return candidate
+
+
+def _held(review_id, user, now):
+    return HITLReview.objects.held_by(user, now).filter(pk=review_id)
+
+
+def why_not_held(review_id, user, now=None) -> str:
+    """A reviewer-facing sentence on why `user` holds no live claim on the review."""
+    now = now or timezone.now()
+    review = (
+        HITLReview.all_objects.select_related("claimed_by", "reviewed_by")
+        .filter(pk=review_id)
+        .first()
+    )
+    if review is None or review.deleted_at is not None:
+        return "This review has been deleted."
+    if review.status == ReviewStatus.COMPLETED:
+        who = review.reviewed_by.get_username() if review.reviewed_by else "someone"
+        return f"This review was already decided by {who}."
+    if review.status in HELD and review.claimed_by_id != user.pk and review.claim_expires_at > now:
+        return (
+            f"Your claim expired and {review.claimed_by.get_username()} has taken this review over."
+        )
+    if review.status in HELD and review.claimed_by_id != user.pk:
+        return f"This review is claimed by {review.claimed_by.get_username()}, not by you."
+    if review.status in HELD:
+        return "Your claim on this review has expired. Claim it again to decide."
+    return "You do not hold a claim on this review. Claim it first."
+
+
+def save_draft(review_id, user, notes: str, corrections: str, approved: str = "") -> None:
+    """Keep what the reviewer typed, whatever happens to their claim."""
+    if not (notes or corrections):
+        return
+    ReviewDraft.objects.update_or_create(
+        review_id=review_id,
+        user=user,
+        defaults={
+            "notes": notes,
+            "corrections": corrections,
+            "approved": approved,
+            "saved_at": timezone.now(),
+        },
+    )
+
+
+def heartbeat(review_id, user, notes: str = "", corrections: str = "") -> HITLReview:
+    """Renew a live claim (claimed -> reviewing) and keep the typed text as a draft."""
+    now = timezone.now()
+    with transaction.atomic():
+        save_draft(review_id, user, notes, corrections)
+        renewed = _held(review_id, user, now).update(
+            status=ReviewStatus.REVIEWING, claim_expires_at=now + claim_ttl(), updated_at=now
+        )
+        if not renewed:
+            raise ClaimLost(why_not_held(review_id, user, now))
+        _record(review_id, ReviewEvent.Kind.RENEWED, user, now)
+    return HITLReview.objects.get(pk=review_id)
+
+
+def release(review_id, user) -> None:
+    """Give the review back to the queue."""
+    now = timezone.now()
+    with transaction.atomic():
+        released = _held(review_id, user, now).update(
+            status=ReviewStatus.PENDING,
+            claimed_by=None,
+            claimed_at=None,
+            claim_expires_at=None,
+            updated_at=now,
+        )
+        if not released:
+            raise ClaimLost(why_not_held(review_id, user, now))
+        _record(review_id, ReviewEvent.Kind.RELEASED, user, now)
+
+
+def decide(
+    review_id, user, approved: str, notes: str, corrections, corrections_text: str = ""
+) -> None:
+    """Record the decision, only from the reviewer holding the live claim.
+
+    Refused, the reviewer's notes and corrections are kept as their draft and ClaimLost says why.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        decided = _held(review_id, user, now).update(
+            status=ReviewStatus.COMPLETED,
+            approved=approved,
+            reviewer_notes=notes,
+            corrections=corrections,
+            reviewed_at=now,
+            reviewed_by=user,
+            updated_at=now,
+        )
+        if decided:
+            ReviewDraft.objects.filter(review_id=review_id, user=user).delete()
+            _record(review_id, ReviewEvent.Kind.DECIDED, user, now, approved=approved)
+            return
+        reason = why_not_held(review_id, user, now)
+        save_draft(review_id, user, notes, corrections_text, approved)
+        _record(review_id, ReviewEvent.Kind.REFUSED, user, now, approved=approved, reason=reason)
+    raise ClaimLost(reason)
+
+
+def release_expired_claims() -> int:
+    """Tidy the status column: expired claims go back to pending. Correctness never needs it.
+
+    Safe beside live claiming: rows being claimed are skipped (SKIP LOCKED), and the UPDATE
+    restates the expiry, so a claim renewed meanwhile is left alone.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        expired = list(
+            HITLReview.objects.expired_claims(now)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "claimed_by_id")
+        )
+        pks = [pk for pk, _ in expired]
+        HITLReview.objects.expired_claims(now).filter(pk__in=pks).update(
+            status=ReviewStatus.PENDING,
+            claimed_by=None,
+            claimed_at=None,
+            claim_expires_at=None,
+            updated_at=now,
+        )
+        ReviewEvent.objects.bulk_create(
+            [
+                ReviewEvent(
+                    review_id=pk,
+                    kind=ReviewEvent.Kind.EXPIRED,
+                    at=now,
+                    details={"previous_holder": holder},
+                )
+                for pk, holder in expired
+            ]
+        )
+    return len(pks)
+
+
+def force_release(review_ids, admin) -> int:
+    now = timezone.now()
+    with transaction.atomic():
+        held = list(
+            HITLReview.objects.filter(pk__in=review_ids, status__in=HELD)
+            .select_for_update()
+            .values_list("pk", "claimed_by_id")
+        )
+        HITLReview.objects.filter(pk__in=[pk for pk, _ in held], status__in=HELD).update(
+            status=ReviewStatus.PENDING,
+            claimed_by=None,
+            claimed_at=None,
+            claim_expires_at=None,
+            updated_at=now,
+        )
+        for pk, holder in held:
+            _record(pk, ReviewEvent.Kind.FORCE_RELEASED, admin, now, previous_holder=holder)
+    return len(held)
+
+
+def reassign(review_ids, admin, assignee) -> int:
+    """Give open reviews to `assignee` with a fresh claim."""
+    now = timezone.now()
+    with transaction.atomic():
+        open_reviews = list(
+            HITLReview.objects.open()
+            .filter(pk__in=review_ids)
+            .select_for_update()
+            .values_list("pk", "claimed_by_id")
+        )
+        HITLReview.objects.open().filter(pk__in=[pk for pk, _ in open_reviews]).update(
+            status=ReviewStatus.CLAIMED,
+            claimed_by=assignee,
+            claimed_at=now,
+            claim_expires_at=now + claim_ttl(),
+            updated_at=now,
+        )
+        for pk, holder in open_reviews:
+            _record(
+                pk,
+                ReviewEvent.Kind.REASSIGNED,
+                admin,
+                now,
+                previous_holder=holder,
+                assignee=assignee.pk,
+            )
+    return len(open_reviews)
+
+
+@dataclass
+class ReopenOutcome:
+    reopened: int
+    refused: list[int]
+
+
+def reopen(review_ids, admin) -> ReopenOutcome:
+    """Send decided reviews back to pending, unless their result has another open review."""
+    now = timezone.now()
+    outcome = ReopenOutcome(0, [])
+    for review in HITLReview.objects.filter(pk__in=review_ids, status=ReviewStatus.COMPLETED):
+        try:
+            with transaction.atomic():
+                HITLReview.objects.filter(pk=review.pk, status=ReviewStatus.COMPLETED).update(
+                    status=ReviewStatus.PENDING,
+                    approved=None,
+                    reviewed_at=None,
+                    reviewed_by=None,
+                    updated_at=now,
+                )
+                _record(
+                    review.pk,
+                    ReviewEvent.Kind.REOPENED,
+                    admin,
+                    now,
+                    approved=review.approved,
+                    reviewed_by=review.reviewed_by_id,
+                    reviewer_notes=review.reviewer_notes,
+                )
+            outcome.reopened += 1
+        except IntegrityError:
+            outcome.refused.append(review.pk)
+    return outcome

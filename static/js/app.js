@@ -1,0 +1,1 @@
+// filled in by the pages that need it
