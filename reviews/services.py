@@ -96,53 +96,62 @@ def enqueue_if_doubtful(result: AnalysisResult) -> bool:
     return False
 
 
+def _lock_reviewer(user) -> None:
+    """One claim at a time per reviewer, even from two tabs clicking at once."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+
+
+def _take(review: HITLReview, user, now) -> bool:
+    """Claim `review` for `user` if it is still claimable; record how. True if they won.
+
+    The conditional UPDATE is what makes this correct on SQLite too, where FOR UPDATE does not
+    exist: its row count says whether this reviewer won.
+    """
+    won = (
+        HITLReview.objects.claimable(now)
+        .filter(pk=review.pk)
+        .update(
+            status=ReviewStatus.CLAIMED,
+            claimed_by=user,
+            claimed_at=now,
+            claim_expires_at=now + claim_ttl(),
+            updated_at=now,
+        )
+    )
+    if won:
+        if review.claimed_by_id is not None:
+            _record(
+                review.pk,
+                ReviewEvent.Kind.TAKEN_OVER,
+                user,
+                now,
+                previous_holder=review.claimed_by_id,
+            )
+        else:
+            _record(review.pk, ReviewEvent.Kind.CLAIMED, user, now)
+        review.status, review.claimed_by = ReviewStatus.CLAIMED, user
+        review.claimed_at, review.claim_expires_at = now, now + claim_ttl()
+    return bool(won)
+
+
 def claim_next(user) -> HITLReview | None:
     """Hand `user` the review they already hold, or the next one in queue order; None if empty."""
     now = timezone.now()
     with transaction.atomic():
-        # One claim at a time per reviewer, even from two tabs clicking at once.
-        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        _lock_reviewer(user)
         held = HITLReview.objects.held_by(user, now).first()
         if held is not None:
             return held
+        # SKIP LOCKED: concurrent reviewers each take a different head of the queue.
         for _attempt in range(10):
             candidate = (
                 HITLReview.objects.claimable(now).select_for_update(skip_locked=True).first()
             )
             if candidate is None:
                 return None
-            # The conditional UPDATE is what makes this correct on SQLite too, where
-            # FOR UPDATE does not exist: the row count says whether this reviewer won.
-            won = (
-                HITLReview.objects.claimable(now)
-                .filter(pk=candidate.pk)
-                .update(
-                    status=ReviewStatus.CLAIMED,
-                    claimed_by=user,
-                    claimed_at=now,
-                    claim_expires_at=now + claim_ttl(),
-                    updated_at=now,
-                )
-            )
-            if won:
-                break
-        else:
-            return None
-        if candidate.claimed_by_id is not None:
-            _record(
-                candidate.pk,
-                ReviewEvent.Kind.TAKEN_OVER,
-                user,
-                now,
-                previous_holder=candidate.claimed_by_id,
-            )
-        else:
-            _record(candidate.pk, ReviewEvent.Kind.CLAIMED, user, now)
-    candidate.status = ReviewStatus.CLAIMED
-    candidate.claimed_by = user
-    candidate.claimed_at = now
-    candidate.claim_expires_at = now + claim_ttl()
-    return candidate
+            if _take(candidate, user, now):
+                return candidate
+    return None
 
 
 def _held(review_id, user, now):
@@ -190,17 +199,36 @@ def save_draft(review_id, user, notes: str, corrections: str, approved: str = ""
 
 
 def heartbeat(review_id, user, notes: str = "", corrections: str = "") -> HITLReview:
-    """Renew a live claim (claimed -> reviewing) and keep the typed text as a draft."""
+    """Renew a live claim (claimed -> reviewing). The typed text is kept as a draft first, in
+    its own transaction, so it survives even when the renewal is refused."""
     now = timezone.now()
+    save_draft(review_id, user, notes, corrections)
     with transaction.atomic():
-        save_draft(review_id, user, notes, corrections)
         renewed = _held(review_id, user, now).update(
             status=ReviewStatus.REVIEWING, claim_expires_at=now + claim_ttl(), updated_at=now
         )
-        if not renewed:
-            raise ClaimLost(why_not_held(review_id, user, now))
-        _record(review_id, ReviewEvent.Kind.RENEWED, user, now)
+        if renewed:
+            _record(review_id, ReviewEvent.Kind.RENEWED, user, now)
+    if not renewed:
+        raise ClaimLost(why_not_held(review_id, user, now))
     return HITLReview.objects.get(pk=review_id)
+
+
+def claim(review_id, user) -> HITLReview:
+    """Claim one particular review, if it is pending or its claim has expired (say, to pick up
+    one's own expired claim again). A reviewer holding another live claim must finish it first."""
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_reviewer(user)
+        held = HITLReview.objects.held_by(user, now).first()
+        if held is not None and held.pk != review_id:
+            raise ClaimLost(f"You already hold review #{held.pk}; decide or release it first.")
+        if held is not None:
+            return held
+        review = HITLReview.objects.claimable(now).select_for_update().filter(pk=review_id).first()
+        if review is not None and _take(review, user, now):
+            return review
+    raise ClaimLost(why_not_held(review_id, user, now))
 
 
 def release(review_id, user) -> None:

@@ -1,0 +1,75 @@
+"""How pipeline data is shown: JSON, segments, contact sheets, CSV cells."""
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+
+
+def pretty_json(value) -> str:
+    return "" if value is None else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def csv_value(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    # Keep spreadsheet programs from running a cell as a formula.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def place_segments(segments, duration):
+    """Segments placed on a 0..100 timeline, with whatever keys the pipeline wrote."""
+    if not isinstance(segments, list):
+        return None
+    rows = []
+    ends = [
+        s.get("end")
+        for s in segments
+        if isinstance(s, dict) and isinstance(s.get("end"), int | float)
+    ]
+    total = duration or (max(ends) if ends else None)
+    for index, segment in enumerate(segments):
+        if not isinstance(segment, dict):
+            continue
+        start, end = segment.get("start"), segment.get("end")
+        label = (
+            segment.get("label")
+            or segment.get("text")
+            or segment.get("type")
+            or f"segment {index + 1}"
+        )
+        placed = (
+            isinstance(start, int | float)
+            and isinstance(end, int | float)
+            and total
+            and end >= start
+        )
+        rows.append(
+            {
+                "start": start,
+                "end": end,
+                "length": (end - start) if placed else None,
+                "label": str(label),
+                "left": round(100 * start / total, 2) if placed else None,
+                "width": max(0.4, round(100 * (end - start) / total, 2)) if placed else None,
+                "color": index % 6,
+                "extra": {k: v for k, v in segment.items() if k not in ("start", "end", "label")},
+            }
+        )
+    return {"rows": rows, "total": total}
+
+
+def contact_sheet_file(media) -> Path | None:
+    """The contact sheet on local storage, if it exists inside MEDIA_ROOT."""
+    if not media.contact_sheet_path:
+        return None
+    root = Path(settings.MEDIA_ROOT).resolve()
+    try:
+        path = (root / media.contact_sheet_path).resolve()
+    except (OSError, ValueError):
+        return None
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path

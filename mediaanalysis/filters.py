@@ -1,0 +1,244 @@
+"""Every list's query parameters, validated. A bad value is a form error shown on the page; the
+other filters still apply."""
+
+from datetime import datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from .models import AnalysisJob, AnalysisResult, MediaFile, MediaType, ProcessingStatus, UserSession
+
+YES_NO = [("", "any"), ("true", "yes"), ("false", "no")]
+MAX_TEXT = 200
+
+
+class PageForm(forms.Form):
+    """`page` and `per_page` (1 to 100, as in the seed)."""
+
+    page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+    per_page = forms.IntegerField(min_value=1, max_value=100, required=False)
+
+    def values(self, default_per_page: int = 25) -> tuple[int, int]:
+        data = self.cleaned_data if self.is_valid() else {}
+        page = data.get("page") if "page" not in self.errors else None
+        per_page = data.get("per_page") if "per_page" not in self.errors else None
+        return page or 1, per_page or default_per_page
+
+
+class DateOrDateTimeField(forms.DateTimeField):
+    """A date (2026-11-01) or a date and time (2026-11-01T09:30): a date stays a `date`."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and len(value.strip()) <= 10:
+            return forms.DateField().to_python(value)
+        return super().to_python(value)
+
+
+class CreatedRangeFilter(django_filters.Filter):
+    """created_after is inclusive; created_before given a bare date includes that whole day.
+
+    Compares the raw column with aware datetimes, so the column's index serves the range.
+    """
+
+    field_class = DateOrDateTimeField
+
+    def __init__(self, *args, before=False, **kwargs):
+        self.before = before
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        moment = value
+        try:
+            if not isinstance(value, datetime):
+                moment = datetime.combine(value, time.min) + timedelta(days=1 if self.before else 0)
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment)
+        except (OverflowError, ValueError):
+            return qs  # the very edge of the calendar bounds nothing
+        lookup = "lt" if self.before else "gte"
+        return qs.filter(**{f"{self.field_name}__{lookup}": moment})
+
+
+class SortFilter(django_filters.OrderingFilter):
+    """Ordering by one indexed column, with `id` as the tiebreaker so pages never overlap."""
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        ordering = [self.get_ordering_value(param) for param in value[:1]]
+        tiebreak = "-id" if ordering[0].startswith("-") else "id"
+        return qs.order_by(*ordering, tiebreak)
+
+
+def text_filter(field_name: str, label: str, lookup="exact", max_length=MAX_TEXT):
+    return django_filters.CharFilter(
+        field_name=field_name, lookup_expr=lookup, label=label, max_length=max_length, strip=True
+    )
+
+
+class ListFilterSet(django_filters.FilterSet):
+    """Knows whether any filter is in force (the unfiltered list may show an estimated total)."""
+
+    SORTS: dict = {}
+
+    def is_filtered(self) -> bool:
+        if not self.is_bound:
+            return False
+        cleaned = getattr(self.form, "cleaned_data", {})
+        return any(
+            value not in (None, "", [], ()) for name, value in cleaned.items() if name != "sort"
+        )
+
+
+class JobFilter(ListFilterSet):
+    status = django_filters.MultipleChoiceFilter(
+        choices=ProcessingStatus.choices, widget=forms.CheckboxSelectMultiple, label="Status"
+    )
+    job_type = text_filter("job_type", "Job type", max_length=50)
+    session_id = text_filter("session_id", "Session id", max_length=36)
+    media_type = django_filters.ChoiceFilter(
+        field_name="media_file__media_type",
+        choices=MediaType.choices,
+        empty_label="any",
+        label="Media type",
+    )
+    created_after = CreatedRangeFilter(field_name="created_at", label="Created from")
+    created_before = CreatedRangeFilter(field_name="created_at", before=True, label="Created to")
+    has_error = django_filters.ChoiceFilter(
+        choices=YES_NO[1:],
+        empty_label="any",
+        method="filter_has_error",
+        label="Has error",
+    )
+    error = text_filter("error_message", "Error contains", lookup="icontains")
+    sort = SortFilter(fields={"created_at": "created", "id": "id"}, label="Sort")
+
+    class Meta:
+        model = AnalysisJob
+        fields = []
+
+    def filter_has_error(self, qs, name, value):
+        has_error = Q(error_message__isnull=False) & ~Q(error_message="")
+        return qs.filter(has_error) if value == "true" else qs.exclude(has_error)
+
+
+class ReviewState:
+    NEVER, PENDING, APPROVED, REJECTED, NEEDS_CHANGES = (
+        "never",
+        "pending",
+        "approved",
+        "rejected",
+        "needs_changes",
+    )
+    CHOICES = [
+        (NEVER, "never reviewed"),
+        (PENDING, "in the queue"),
+        (APPROVED, "approved"),
+        (REJECTED, "rejected"),
+        (NEEDS_CHANGES, "needs changes"),
+    ]
+    DECISION = {APPROVED: "yes", REJECTED: "no", NEEDS_CHANGES: "needs_changes"}
+
+
+def reviews_of_result():
+    """The live reviews of the outer result, through the `reviews` relation the review app adds."""
+    review_model = AnalysisResult._meta.get_field("reviews").related_model
+    return review_model.objects.filter(analysis_result=OuterRef("pk"))
+
+
+class ResultFilter(ListFilterSet):
+    analysis_type = text_filter("analysis_type", "Analysis type", max_length=50)
+    model = text_filter("model_used", "Model", max_length=100)
+    confidence_min = django_filters.NumberFilter(
+        field_name="confidence_score",
+        lookup_expr="gte",
+        min_value=0,
+        max_value=1,
+        label="Confidence ≥",
+    )
+    confidence_max = django_filters.NumberFilter(
+        field_name="confidence_score",
+        lookup_expr="lte",
+        min_value=0,
+        max_value=1,
+        label="Confidence ≤",
+    )
+    session_id = text_filter("job__session_id", "Session id", max_length=36)
+    job = django_filters.NumberFilter(
+        field_name="job_id", min_value=1, max_value=2**31 - 1, label="Job id"
+    )
+    has_transcript = django_filters.ChoiceFilter(
+        choices=YES_NO[1:],
+        empty_label="any",
+        method="filter_has_transcript",
+        label="Transcript",
+    )
+    review_state = django_filters.ChoiceFilter(
+        choices=ReviewState.CHOICES, empty_label="any", method="filter_review_state", label="Review"
+    )
+    created_after = CreatedRangeFilter(field_name="created_at", label="Created from")
+    created_before = CreatedRangeFilter(field_name="created_at", before=True, label="Created to")
+    sort = SortFilter(
+        fields={"created_at": "created", "confidence_score": "confidence"}, label="Sort"
+    )
+
+    class Meta:
+        model = AnalysisResult
+        fields = []
+
+    def filter_has_transcript(self, qs, name, value):
+        has = Q(transcript__isnull=False) & ~Q(transcript="")
+        return qs.filter(has) if value == "true" else qs.exclude(has)
+
+    def filter_review_state(self, qs, name, value):
+        reviews = reviews_of_result()
+        if value == ReviewState.NEVER:
+            return qs.filter(~Exists(reviews))
+        if value == ReviewState.PENDING:
+            return qs.filter(Exists(reviews.exclude(status="completed")))
+        return qs.filter(
+            Exists(reviews.filter(status="completed", approved=ReviewState.DECISION[value]))
+        )
+
+
+class FileFilter(ListFilterSet):
+    media_type = django_filters.ChoiceFilter(
+        choices=MediaType.choices, empty_label="any", label="Media type"
+    )
+    mime_type = text_filter("mime_type", "MIME type", max_length=100)
+    session_id = text_filter("session_id", "Session id", max_length=36)
+    storage_backend = text_filter("storage_backend", "Storage", max_length=50)
+    filename = text_filter("original_filename", "File name contains", lookup="icontains")
+    created_after = CreatedRangeFilter(field_name="created_at", label="Created from")
+    created_before = CreatedRangeFilter(field_name="created_at", before=True, label="Created to")
+    sort = SortFilter(fields={"created_at": "created", "id": "id"}, label="Sort")
+
+    class Meta:
+        model = MediaFile
+        fields = []
+
+
+class SessionFilter(ListFilterSet):
+    session_id = text_filter("session_id", "Session id", max_length=36)
+    ip_address = text_filter("ip_address", "IP address", max_length=45)
+    active = django_filters.ChoiceFilter(
+        choices=[("true", "active"), ("false", "ended")],
+        empty_label="any",
+        field_name="ended_at",
+        method="filter_active",
+        label="State",
+    )
+    started_after = CreatedRangeFilter(field_name="started_at", label="Started from")
+    started_before = CreatedRangeFilter(field_name="started_at", before=True, label="Started to")
+    sort = SortFilter(fields={"last_activity": "activity", "started_at": "started"}, label="Sort")
+
+    class Meta:
+        model = UserSession
+        fields = []
+
+    def filter_active(self, qs, name, value):
+        return qs.filter(ended_at__isnull=value == "true")

@@ -1,0 +1,78 @@
+"""Small template helpers for the list and detail pages."""
+
+from datetime import timedelta
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context, key, label, css=""):
+    """A column header that sorts by `key`, toggling the direction; keeps the other filters."""
+    request = context["request"]
+    current = request.GET.get("sort", "")
+    descending = current == f"-{key}"
+    active = current.lstrip("-") == key
+    target = key if descending else f"-{key}"
+    query = request.GET.copy()
+    query["sort"] = target
+    query.pop("page", None)
+    classes = " ".join(
+        c for c in ["sorted" if active else "", "asc" if active and not descending else ""] if c
+    )
+    return format_html(
+        '<th class="{}" aria-sort="{}"><a href="?{}" class="{}">{}</a></th>',
+        css,
+        ("descending" if descending else "ascending") if active else "none",
+        query.urlencode(),
+        classes,
+        label,
+    )
+
+
+@register.filter
+def duration(value):
+    """1 h 02 min, 3 min 05 s, 4.2 s: a timedelta or seconds, short."""
+    if value is None or value == "":
+        return "—"
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds < 0:
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    seconds = round(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours:02d} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+@register.filter
+def percent(value, digits=0):
+    if value is None:
+        return "—"
+    return f"{value * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def bar_width(value):
+    """0..1 as a CSS width percentage, clamped."""
+    try:
+        return f"{max(0.0, min(1.0, float(value))) * 100:.1f}%"
+    except (TypeError, ValueError):
+        return "0%"
+
+
+@register.filter
+def clock(seconds):
+    """Seconds as m:ss, the way the claim countdown shows them."""
+    seconds = max(0, int(seconds or 0))
+    return f"{seconds // 60}:{seconds % 60:02d}"

@@ -1,0 +1,89 @@
+import json
+from datetime import timedelta
+
+import django_filters
+from django import forms
+from django.utils import timezone
+
+from mediaanalysis.filters import text_filter
+
+from .models import Decision, HITLReview
+
+
+class DecisionForm(forms.Form):
+    approved = forms.ChoiceField(
+        choices=Decision.choices, widget=forms.RadioSelect, label="Decision"
+    )
+    reviewer_notes = forms.CharField(
+        required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 5}), label="Notes"
+    )
+    corrections = forms.CharField(
+        required=False,
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}),
+        label="Corrections (JSON object)",
+        help_text='Only the keys that change, e.g. {"language": "de"}. null removes a key.',
+    )
+
+    def clean_corrections(self):
+        return parse_corrections(self.cleaned_data["corrections"])
+
+
+def parse_corrections(text: str):
+    """The corrections as JSON, or a ValidationError that says where the JSON went wrong."""
+    if not text or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise forms.ValidationError(
+            f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+    if not isinstance(value, dict):
+        raise forms.ValidationError(
+            'Corrections must be a JSON object, like {"field": "new value"}.'
+        )
+    return value
+
+
+class EnqueueForm(forms.Form):
+    """Send results to review: the ticked ids, or every result of a results-list filter."""
+
+    scope = forms.ChoiceField(
+        choices=[("selected", "the ticked results"), ("filter", "the whole filter")]
+    )
+    priority = forms.IntegerField(min_value=-1000, max_value=1000, required=False)
+    query = forms.CharField(required=False, max_length=4000)
+
+    def clean(self):
+        cleaned = super().clean()
+        raw_ids = self.data.getlist("result") if hasattr(self.data, "getlist") else []
+        try:
+            cleaned["result_ids"] = [int(value) for value in raw_ids if 0 < int(value) < 2**31]
+        except ValueError:
+            raise forms.ValidationError("Result ids must be whole numbers.") from None
+        if cleaned.get("scope") == "selected" and not cleaned["result_ids"]:
+            raise forms.ValidationError("Tick at least one result first.")
+        return cleaned
+
+
+class QueueFilter(django_filters.FilterSet):
+    min_priority = django_filters.NumberFilter(
+        field_name="priority",
+        lookup_expr="gte",
+        min_value=-1000,
+        max_value=1000,
+        label="Priority ≥",
+    )
+    analysis_type = text_filter("analysis_result__analysis_type", "Analysis type", max_length=50)
+    model = text_filter("analysis_result__model_used", "Model", max_length=100)
+    older_than = django_filters.NumberFilter(
+        method="filter_older_than", min_value=0, max_value=24 * 365, label="Waiting ≥ hours"
+    )
+
+    class Meta:
+        model = HITLReview
+        fields = []
+
+    def filter_older_than(self, qs, name, value):
+        return qs.filter(created_at__lte=timezone.now() - timedelta(hours=float(value)))

@@ -1,0 +1,286 @@
+"""The review queue and the reviewer's page (PRODUCT.md section 3)."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from mediaanalysis.display import contact_sheet_file, place_segments, pretty_json
+from mediaanalysis.filters import ResultFilter
+from mediaanalysis.models import AnalysisResult, UserSession
+from mediaanalysis.roles import DECIDERS, ENQUEUERS, READERS, role_required
+
+from . import services
+from .diff import diff_corrections
+from .forms import DecisionForm, EnqueueForm, QueueFilter, parse_corrections
+from .models import Decision, HITLReview, ReviewStatus
+
+
+def _redirect(request, url):
+    """A redirect that also works for htmx requests (HX-Redirect)."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _next_claim(request):
+    """Claim the next review for the user and go to it, or back to the queue if it is empty."""
+    review = services.claim_next(request.user)
+    if review is None:
+        messages.info(
+            request, "The queue is empty: there is nothing to review right now. Well done."
+        )
+        return _redirect(request, reverse("review-queue"))
+    return _redirect(request, review.get_absolute_url())
+
+
+@require_GET
+@role_required(READERS)
+def queue(request):
+    now = timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    counts = HITLReview.objects.filter(
+        Q(status__in=["pending", "claimed", "reviewing"]) | Q(reviewed_at__gte=today)
+    ).aggregate(
+        pending=Count("pk", filter=Q(status=ReviewStatus.PENDING)),
+        claimed=Count(
+            "pk", filter=Q(status__in=["claimed", "reviewing"], claim_expires_at__gt=now)
+        ),
+        expired=Count(
+            "pk", filter=Q(status__in=["claimed", "reviewing"], claim_expires_at__lte=now)
+        ),
+        decided_today=Count("pk", filter=Q(reviewed_at__gte=today)),
+        decided_today_by_me=Count("pk", filter=Q(reviewed_at__gte=today, reviewed_by=request.user)),
+    )
+    queue_filter = QueueFilter(
+        request.GET or None, queryset=HITLReview.objects.claimable(now).for_queue()
+    )
+    upcoming = list(queue_filter.qs[:25])
+    context = {
+        "counts": counts,
+        "held": HITLReview.objects.held_by(request.user, now)
+        .select_related("analysis_result")
+        .first(),
+        "queue_filter": queue_filter,
+        "form": queue_filter.form,
+        "upcoming": upcoming,
+        "now": now,
+        "recent": HITLReview.objects.filter(reviewed_by=request.user, status=ReviewStatus.COMPLETED)
+        .select_related("analysis_result")
+        .order_by("-reviewed_at")[:10],
+        "can_decide": not DECIDERS.isdisjoint(request.roles),
+    }
+    template = (
+        "reviews/queue.html#upcoming"
+        if request.htmx and not request.htmx.history_restore_request
+        else "reviews/queue.html"
+    )
+    return render(request, template, context)
+
+
+@require_POST
+@role_required(DECIDERS)
+def claim_next(request):
+    return _next_claim(request)
+
+
+def _review_page(request, review, form=None, status=200, banner=None):
+    now = timezone.now()
+    result = review.analysis_result
+    held = review.is_held_by(request.user, now)
+    drafts = list(review.drafts.select_related("user").order_by("-saved_at"))
+    mine = next((d for d in drafts if d.user_id == request.user.pk), None)
+    if form is None:
+        initial = {}
+        if mine is not None:
+            initial = {
+                "approved": mine.approved or None,
+                "reviewer_notes": mine.notes,
+                "corrections": mine.corrections,
+            }
+        form = DecisionForm(initial=initial)
+    corrections_text = form["corrections"].value() or ""
+    try:
+        typed = parse_corrections(corrections_text)
+    except ValidationError:
+        typed = None  # an invalid draft has no diff yet
+    context = {
+        "review": review,
+        "result": result,
+        "job": result.job,
+        "media": result.media_file,
+        "session": UserSession.objects.filter(session_id=result.job.session_id).first(),
+        "result_json": pretty_json(result.result_data),
+        "segments": place_segments(
+            result.segments, result.media_file.duration_seconds if result.media_file else None
+        ),
+        "contact_sheet": result.media_file is not None
+        and contact_sheet_file(result.media_file) is not None,
+        "held": held,
+        "seconds_left": review.seconds_left(now),
+        "form": form,
+        "banner": banner,
+        "other_drafts": [d for d in drafts if d.user_id != request.user.pk],
+        "diff": diff_corrections(
+            result.result_data, review.corrections if review.status == "completed" else typed
+        ),
+        "events": review.events.select_related("actor").order_by("-at", "-id")[:50],
+        "can_decide": not DECIDERS.isdisjoint(request.roles),
+        "claim_ttl": settings.REVIEW_CLAIM_TTL,
+    }
+    return render(request, "reviews/review.html", context, status=status)
+
+
+def _get_review(pk) -> HITLReview:
+    return get_object_or_404(HITLReview.objects.for_page(), pk=pk)
+
+
+@require_GET
+@role_required(READERS)
+def review_detail(request, pk):
+    return _review_page(request, _get_review(pk))
+
+
+@require_POST
+@role_required(DECIDERS)
+def decide(request, pk):
+    review = _get_review(pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        # Keep what they typed, as a draft too, and show it back with the errors.
+        services.save_draft(
+            pk,
+            request.user,
+            request.POST.get("reviewer_notes", ""),
+            request.POST.get("corrections", ""),
+            request.POST.get("approved", "")[:13],
+        )
+        return _review_page(request, review, form=form, status=422)
+    try:
+        services.decide(
+            pk,
+            request.user,
+            form.cleaned_data["approved"],
+            form.cleaned_data["reviewer_notes"],
+            form.cleaned_data["corrections"],
+            corrections_text=request.POST.get("corrections", ""),
+        )
+    except services.ClaimLost as lost:
+        review.refresh_from_db()
+        banner = f"Your decision was not saved: {lost} Your notes and corrections are kept as your draft below."
+        return _review_page(request, review, form=form, status=409, banner=banner)
+    decision = Decision(form.cleaned_data["approved"]).label.lower()
+    messages.success(request, f"Review #{pk} saved: {decision}.")
+    return _next_claim(request)
+
+
+@require_POST
+@role_required(DECIDERS)
+def release(request, pk):
+    _get_review(pk)
+    try:
+        services.release(pk, request.user)
+    except services.ClaimLost as lost:
+        messages.warning(request, str(lost))
+        return _redirect(request, reverse("review-detail", args=[pk]))
+    messages.info(request, f"Review #{pk} is back in the queue.")
+    return _redirect(request, reverse("review-queue"))
+
+
+@require_POST
+@role_required(DECIDERS)
+def claim(request, pk):
+    _get_review(pk)
+    try:
+        services.claim(pk, request.user)
+    except services.ClaimLost as lost:
+        messages.warning(request, str(lost))
+    return _redirect(request, reverse("review-detail", args=[pk]))
+
+
+@require_POST
+@role_required(DECIDERS)
+def heartbeat(request, pk):
+    """Renew the claim while the reviewer works; keep their typing as a draft either way."""
+    if not HITLReview.objects.filter(pk=pk).exists():
+        return JsonResponse({"ok": False, "error": "This review no longer exists."}, status=404)
+    notes = request.POST.get("reviewer_notes", "")[:20_000]
+    corrections = request.POST.get("corrections", "")[:200_000]
+    try:
+        review = services.heartbeat(pk, request.user, notes, corrections)
+    except services.ClaimLost as lost:
+        return JsonResponse({"ok": False, "error": str(lost)}, status=409)
+    return JsonResponse(
+        {
+            "ok": True,
+            "status": review.status,
+            "expires_at": review.claim_expires_at.isoformat(),
+            "seconds_left": review.seconds_left(),
+        }
+    )
+
+
+@require_POST
+@role_required(READERS)
+def corrections_diff(request, pk):
+    """The live preview of typed corrections against result_data (htmx)."""
+    review = _get_review(pk)
+    try:
+        corrections = parse_corrections(request.POST.get("corrections", "")[:200_000])
+        error = None
+    except ValidationError as exc:
+        corrections, error = None, " ".join(exc.messages)
+    return render(
+        request,
+        "reviews/review.html#diff",
+        {
+            "diff": diff_corrections(review.analysis_result.result_data, corrections),
+            "diff_error": error,
+        },
+    )
+
+
+@require_POST
+@role_required(ENQUEUERS)
+def enqueue(request):
+    """Send results to review with a priority: ticked ones, or all of a results-list filter."""
+    form = EnqueueForm(request.POST)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("result-list")
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return _redirect(request, back)
+    priority = form.cleaned_data.get("priority") or 0
+    if form.cleaned_data["scope"] == "filter":
+        results = ResultFilter(
+            QueryDict(form.cleaned_data["query"]),
+            queryset=AnalysisResult.objects.order_by("-created_at", "-id"),
+        ).qs
+        ids = list(results.values_list("pk", flat=True)[: services.ENQUEUE_LIMIT + 1])
+    else:
+        ids = list(
+            AnalysisResult.objects.filter(pk__in=form.cleaned_data["result_ids"]).values_list(
+                "pk", flat=True
+            )
+        )
+    if not ids:
+        messages.warning(request, "No results matched; nothing was sent to review.")
+        return _redirect(request, back)
+    capped = len(ids) > services.ENQUEUE_LIMIT
+    opened = services.enqueue(ids, priority, actor=request.user)
+    skipped = min(len(ids), services.ENQUEUE_LIMIT) - opened
+    text = f"Sent {opened} result(s) to review with priority {priority}."
+    if skipped:
+        text += f" {skipped} already had an open review."
+    if capped:
+        text += f" Only the first {services.ENQUEUE_LIMIT:,} of this filter were taken; narrow it, or send again."
+    messages.success(request, text)
+    return _redirect(request, back)
