@@ -22,10 +22,12 @@ run: install
 	@echo "Open http://127.0.0.1:8000/ and sign in with one of the logins above."
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-# Debian's Chromium for the browser tests and PostgreSQL's server binaries, when missing.
+# Debian's Chromium for the browser tests, PostgreSQL's server binaries and Redis (the shared
+# cache's test), when missing.
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
@@ -42,8 +44,11 @@ lint: install
 test-sqlite: install
 	$(PYTEST) -n 2 -m "not e2e"
 
+# One throwaway cluster for both runs; the browser tests get a pytest run of their own, the only
+# one with DJANGO_ALLOW_ASYNC_UNSAFE (Playwright's sync API keeps an event loop in its thread).
 test-postgres: install system-deps
-	$(PY) -m tests.throwaway_postgres $(PYTEST) -n 2
+	$(PY) -m tests.throwaway_postgres sh -c '$(PYTEST) -n 2 -m "not e2e" && DJANGO_ALLOW_ASYNC_UNSAFE=true $(PYTEST) -n 2 -m e2e'
+
 
 test: lint test-sqlite test-postgres
 

@@ -13,6 +13,6 @@ keepalive = 5
 # Recycle workers now and then, staggered, so a slow leak never takes the site down.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 5000))
 max_requests_jitter = 500
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,6 +1,7 @@
 """How pipeline data is shown: JSON, segments, contact sheets, CSV cells."""
 
 import json
+import mimetypes
 from pathlib import Path
 
 from django.conf import settings
@@ -14,7 +15,7 @@ def csv_value(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     # Keep spreadsheet programs from running a cell as a formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 
@@ -62,7 +63,11 @@ def place_segments(segments, duration):
 
 
 def contact_sheet_file(media) -> Path | None:
-    """The contact sheet on local storage, if it exists inside MEDIA_ROOT."""
+    """The contact sheet on local storage, if it is an image that exists inside MEDIA_ROOT.
+
+    Only images: a path the pipeline wrote must not make the site serve other files of
+    MEDIA_ROOT (an HTML page, a config file) from its own origin.
+    """
     if not media.contact_sheet_path:
         return None
     root = Path(settings.MEDIA_ROOT).resolve()
@@ -71,5 +76,7 @@ def contact_sheet_file(media) -> Path | None:
     except (OSError, ValueError):
         return None
     if not path.is_relative_to(root) or not path.is_file():
+        return None
+    if not (mimetypes.guess_type(path.name)[0] or "").startswith("image/"):
         return None
     return path

@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from .models import AnalysisJob, AnalysisResult, MediaFile, MediaType, ProcessingStatus, UserSession
@@ -64,14 +64,19 @@ class CreatedRangeFilter(django_filters.Filter):
 
 
 class SortFilter(django_filters.OrderingFilter):
-    """Ordering by one indexed column, with `id` as the tiebreaker so pages never overlap."""
+    """Ordering by one indexed column, with `id` as the tiebreaker so pages never overlap.
+
+    Empty values sort as PostgreSQL sorts them by default (after every value going up, first
+    coming down) on both backends, which is also the order the columns' indexes hold.
+    """
 
     def filter(self, qs, value):
         if not value:
             return qs
-        ordering = [self.get_ordering_value(param) for param in value[:1]]
-        tiebreak = "-id" if ordering[0].startswith("-") else "id"
-        return qs.order_by(*ordering, tiebreak)
+        ordering = self.get_ordering_value(value[0])
+        if ordering.startswith("-"):
+            return qs.order_by(F(ordering[1:]).desc(nulls_first=True), "-id")
+        return qs.order_by(F(ordering).asc(nulls_last=True), "id")
 
 
 def text_filter(field_name: str, label: str, lookup="exact", max_length=MAX_TEXT):
@@ -96,7 +101,10 @@ class ListFilterSet(django_filters.FilterSet):
 
 class JobFilter(ListFilterSet):
     status = django_filters.MultipleChoiceFilter(
-        choices=ProcessingStatus.choices, widget=forms.CheckboxSelectMultiple, label="Status"
+        choices=ProcessingStatus.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="Status",
+        distinct=False,  # a column of this table: no duplicates to remove, and DISTINCT would sort
     )
     job_type = text_filter("job_type", "Job type", max_length=50)
     session_id = text_filter("session_id", "Session id", max_length=36)
@@ -200,9 +208,15 @@ class ResultFilter(ListFilterSet):
             return qs.filter(~Exists(reviews))
         if value == ReviewState.PENDING:
             return qs.filter(Exists(reviews.exclude(status="completed")))
-        return qs.filter(
-            Exists(reviews.filter(status="completed", approved=ReviewState.DECISION[value]))
+        # The latest review's decision, as the list's Review column shows it: a result approved
+        # once and rejected on a second review is rejected, and one sent back is pending.
+        newer = reviews.model.objects.filter(
+            Q(created_at__gt=OuterRef("created_at"))
+            | Q(created_at=OuterRef("created_at"), id__gt=OuterRef("id")),
+            analysis_result=OuterRef("analysis_result"),
         )
+        decided = reviews.filter(status="completed", approved=ReviewState.DECISION[value])
+        return qs.filter(Exists(decided.filter(~Exists(newer))))
 
 
 class FileFilter(ListFilterSet):

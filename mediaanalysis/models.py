@@ -70,6 +70,10 @@ JOB_TRANSITIONS = {
 }
 
 
+# Partial indexes of live rows: list pages never show soft-deleted ones.
+LIVE = Q(deleted_at__isnull=True)
+
+
 def _in_range(field: str, low=None, high=None) -> Q:
     q = Q(**{f"{field}__isnull": True})
     bounds = Q()
@@ -129,6 +133,10 @@ class MediaFile(SoftDeleteModel):
             models.Index(fields=["session_id"], name="idx_media_files_session"),
             models.Index(fields=["media_type"], name="idx_media_file_type"),
             models.Index(fields=["created_at"], name="idx_media_file_created"),
+            # The files list: live rows, newest first (see docs/performance.md).
+            models.Index(
+                fields=["-created_at", "-id"], name="idx_media_file_live_list", condition=LIVE
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -233,6 +241,14 @@ class AnalysisJob(SoftDeleteModel):
             ),
             # Not in the seed: the foreign key (seed section 8.2), for a file's jobs and the cascade.
             models.Index(fields=["media_file"], name="idx_job_media_file"),
+            # The jobs list, newest first, whole or by status: live rows only, in the page's
+            # order, so a page and its bounded count are index-only scans (docs/performance.md).
+            models.Index(fields=["-created_at", "-id"], name="idx_job_live_list", condition=LIVE),
+            models.Index(
+                fields=["status", "-created_at", "-id"],
+                name="idx_job_live_status_list",
+                condition=LIVE,
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -328,6 +344,22 @@ class AnalysisResult(SoftDeleteModel):
             ),
             # Not in the seed: the foreign key (seed section 8.2), for a file's results.
             models.Index(fields=["media_file"], name="idx_result_media_file"),
+            # The results list: newest first, by model (with confidence for its range filter),
+            # and sorted by confidence (docs/performance.md).
+            models.Index(
+                fields=["-created_at", "-id"], name="idx_result_live_list", condition=LIVE
+            ),
+            models.Index(
+                fields=["model_used", "-created_at", "-id"],
+                include=["confidence_score"],
+                name="idx_result_live_model_list",
+                condition=LIVE,
+            ),
+            models.Index(
+                fields=["-confidence_score", "-id"],
+                name="idx_result_live_confidence",
+                condition=LIVE,
+            ),
         ]
         constraints = [
             models.CheckConstraint(

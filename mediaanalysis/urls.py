@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from . import health, views
+from .api import api
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="job-list"), name="home"),
@@ -30,6 +31,8 @@ urlpatterns = [
     path("sessions/export/", views.session_export, name="session-export"),
     path("sessions/<str:session_id>/", views.session_detail, name="session-detail"),
     path("reviews/", include("reviews.urls")),
+    path("dashboard/", include("dashboard.urls")),
+    path("api/", api.urls),
 ]
 
 handler500 = "mediaanalysis.views.server_error"

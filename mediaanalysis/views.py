@@ -3,15 +3,15 @@
 import csv
 import sys
 
-from django.contrib import messages
 from django.db import OperationalError
 from django.db.models import Count, OuterRef, Subquery
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseClientRefresh, HttpResponseStopPolling
 
 from .db import use_replica
 from .display import contact_sheet_file, csv_value, place_segments, pretty_json
@@ -40,12 +40,17 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
     page_form = PageForm(request.GET)
     number, per_page = page_form.values()
     page = paginate(filterset.qs, number, per_page, filtered=filterset.is_filtered())
-    if page.number != number:
-        messages.info(request, f"There are only {page.num_pages} pages; this is the last one.")
     context = {
         "filter": filterset,
         "form": filterset.form,
         "page_errors": [e for errors in page_form.errors.values() for e in errors],
+        # Shown inside the table, so that an htmx swap shows it too (a message would wait for
+        # the next full page).
+        "page_notice": (
+            f"There are only {page.num_pages} pages; this is the last one."
+            if page.number != number
+            else ""
+        ),
         "page": page,
         "rows": page.rows,
         "per_page_choices": [10, 25, 50, 100],
@@ -165,12 +170,18 @@ def job_detail(request, pk):
 @role_required(READERS)
 def job_progress(request, pk):
     """The live part of the job page, polled by htmx while the job runs; 286 stops the polling."""
-    job = get_object_or_404(
-        AnalysisJob.objects.only(
-            "id", "status", "progress", "started_at", "completed_at", "error_message", "created_at"
-        ),
-        pk=pk,
-    )
+    job = AnalysisJob.objects.only(
+        "id", "status", "progress", "started_at", "completed_at", "error_message", "created_at"
+    ).filter(pk=pk).first()
+    if job is None:
+        if not request.htmx:
+            raise Http404("No such job.")
+        # Deleted while watched: a 404, as for any deleted row, that also reloads the page (to
+        # its plain 404), since htmx would otherwise keep polling a fragment that never comes.
+        response = HttpResponseClientRefresh()
+        response.status_code = 404
+        response.content = render_to_string("404.html", request=request)
+        return response
     response = render(request, "mediaanalysis/job_detail.html#progress", {"job": job})
     if not job.is_running:
         response.status_code = HttpResponseStopPolling.status_code
@@ -237,6 +248,9 @@ def contact_sheet(request, pk):
 @require_GET
 @role_required(READERS)
 def session_detail(request, session_id):
+    # No stored id is longer than the column or holds NUL, which PostgreSQL refuses outright.
+    if len(session_id) > 36 or "\x00" in session_id:
+        raise Http404("No session, file or job has this session id.")
     session = UserSession.objects.filter(session_id=session_id).first()
     files = (
         MediaFile.objects.for_list()

@@ -30,6 +30,14 @@ class EnqueueActionForm(ActionForm):
     priority = forms.IntegerField(initial=0, required=False, label="Review priority")
 
 
+def bound_action_form(model_admin, request):
+    """The action form bound to the POST, with the action choices the admin validated it with;
+    without them its `action` field never validates and the extra fields are lost."""
+    form = model_admin.action_form(request.POST)
+    form.fields["action"].choices = model_admin.get_action_choices(request)
+    return form
+
+
 class ReviewEventInline(admin.TabularInline):
     model = ReviewEvent
     fields = ("at", "kind", "actor", "details")
@@ -151,7 +159,7 @@ class HITLReviewAdmin(SoftDeleteAdmin):
 
     @admin.action(description="Reassign selected open reviews", permissions=["change"])
     def reassign(self, request, queryset):
-        form = ReviewActionForm(request.POST)
+        form = bound_action_form(self, request)
         assignee = form.cleaned_data.get("assignee") if form.is_valid() else None
         if assignee is None:
             self.message_user(request, "Choose a reviewer in “Reassign to” first.", messages.ERROR)
@@ -217,7 +225,7 @@ class ReviewedResultAdmin(AnalysisResultAdmin):
         location=BOTH,
     )
     def send_to_review(self, request, queryset):
-        form = EnqueueActionForm(request.POST)
+        form = bound_action_form(self, request)
         priority = (form.cleaned_data.get("priority") if form.is_valid() else None) or 0
         ids = list(queryset.filter(deleted_at__isnull=True).values_list("pk", flat=True))
         opened = services.enqueue(ids, priority, actor=request.user)

@@ -1,8 +1,10 @@
 """Human-in-the-loop review of analysis results (seed section 3.3, PRODUCT.md section 3)."""
 
+import math
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -37,9 +39,16 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
         An expired claim is claimable at once; no cron job has to run first.
         The order matches idx_hitl_queue, so the claim reads the head of one partial index.
         """
+        # Spelled as ORs of equalities, not IN: PostgreSQL can then prove that the query only
+        # wants rows of idx_hitl_queue's partial predicate, and reads that index in order.
+        expired = Q(claim_expires_at__lte=now)
         return (
             self.alive()
-            .filter(Q(status=ReviewStatus.PENDING) | Q(status__in=HELD, claim_expires_at__lte=now))
+            .filter(
+                Q(status=ReviewStatus.PENDING)
+                | (Q(status=ReviewStatus.CLAIMED) & expired)
+                | (Q(status=ReviewStatus.REVIEWING) & expired)
+            )
             .order_by("-priority", "created_at", "id")
         )
 
@@ -51,6 +60,30 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
 
     def expired_claims(self, now):
         return self.alive().filter(status__in=HELD, claim_expires_at__lte=now)
+
+    def queue_counts(self, user, now) -> dict:
+        """The queue page's figures, in two index-served queries: the open reviews (a small
+        part of the table), and today's decisions (a range of idx_hitl_reviewed_at)."""
+        expired = Q(claim_expires_at__lte=now)
+        counts = (
+            self.alive()
+            .open()
+            .aggregate(
+                pending=Count("pk", filter=Q(status=ReviewStatus.PENDING)),
+                claimed=Count("pk", filter=Q(status__in=HELD) & ~expired),
+                expired=Count("pk", filter=Q(status__in=HELD) & expired),
+            )
+        )
+        today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        counts |= (
+            self.alive()
+            .filter(reviewed_at__gte=today)
+            .aggregate(
+                decided_today=Count("pk"),
+                decided_today_by_me=Count("pk", filter=Q(reviewed_by=user)),
+            )
+        )
+        return counts
 
     def for_page(self):
         return self.select_related(
@@ -177,7 +210,8 @@ class HITLReview(SoftDeleteModel):
     def seconds_left(self, now=None) -> int:
         if not self.is_claim_live(now):
             return 0
-        return int((self.claim_expires_at - (now or timezone.now())).total_seconds())
+        # Rounded up: a page told "0 seconds" must be able to trust that the claim is gone.
+        return math.ceil((self.claim_expires_at - (now or timezone.now())).total_seconds())
 
 
 class ReviewEvent(models.Model):

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from mediaanalysis.models import AnalysisResult
@@ -148,6 +149,10 @@ def claim_next(user) -> HITLReview | None:
                 HITLReview.objects.claimable(now).select_for_update(skip_locked=True).first()
             )
             if candidate is None:
+                # Every claimable row is locked (others claiming the last few, or the tidy-up
+                # releasing them): wait for those locks rather than call a full queue empty.
+                candidate = HITLReview.objects.claimable(now).select_for_update().first()
+            if candidate is None:
                 return None
             if _take(candidate, user, now):
                 return candidate
@@ -171,15 +176,32 @@ def why_not_held(review_id, user, now=None) -> str:
     if review.status == ReviewStatus.COMPLETED:
         who = review.reviewed_by.get_username() if review.reviewed_by else "someone"
         return f"This review was already decided by {who}."
-    if review.status in HELD and review.claimed_by_id != user.pk and review.claim_expires_at > now:
-        return (
-            f"Your claim expired and {review.claimed_by.get_username()} has taken this review over."
-        )
     if review.status in HELD and review.claimed_by_id != user.pk:
-        return f"This review is claimed by {review.claimed_by.get_username()}, not by you."
+        holder = review.claimed_by.get_username()
+        if review.claim_expires_at <= now:
+            return f"The claim by {holder} has expired. Claim this review to decide."
+        if _last_claim_event(review).kind == ReviewEvent.Kind.REASSIGNED:
+            return f"An admin has reassigned this review to {holder}."
+        if _has_held(review, user):
+            return f"Your claim expired and {holder} has taken this review over."
+        return f"This review is claimed by {holder}, not by you."
     if review.status in HELD:
         return "Your claim on this review has expired. Claim it again to decide."
     return "You do not hold a claim on this review. Claim it first."
+
+
+def _last_claim_event(review) -> ReviewEvent:
+    """How the current holder got the review: claimed, taken over, or reassigned to them."""
+    kinds = [ReviewEvent.Kind.CLAIMED, ReviewEvent.Kind.TAKEN_OVER, ReviewEvent.Kind.REASSIGNED]
+    return review.events.filter(kind__in=kinds).order_by("-at", "-id").first() or ReviewEvent()
+
+
+def _has_held(review, user) -> bool:
+    """Whether `user` ever held a claim on the review (so lost it, rather than never had it)."""
+    return review.events.filter(
+        Q(kind__in=[ReviewEvent.Kind.CLAIMED, ReviewEvent.Kind.TAKEN_OVER], actor=user)
+        | Q(kind=ReviewEvent.Kind.REASSIGNED, details__assignee=user.pk)
+    ).exists()
 
 
 def save_draft(review_id, user, notes: str, corrections: str, approved: str = "") -> None:
@@ -202,7 +224,11 @@ def heartbeat(review_id, user, notes: str = "", corrections: str = "") -> HITLRe
     """Renew a live claim (claimed -> reviewing). The typed text is kept as a draft first, in
     its own transaction, so it survives even when the renewal is refused."""
     now = timezone.now()
-    save_draft(review_id, user, notes, corrections)
+    # A beat still in flight when the reviewer's own decision lands keeps no stale draft.
+    if not HITLReview.objects.filter(
+        pk=review_id, status=ReviewStatus.COMPLETED, reviewed_by=user
+    ).exists():
+        save_draft(review_id, user, notes, corrections)
     with transaction.atomic():
         renewed = _held(review_id, user, now).update(
             status=ReviewStatus.REVIEWING, claim_expires_at=now + claim_ttl(), updated_at=now
@@ -372,11 +398,15 @@ def reopen(review_ids, admin) -> ReopenOutcome:
     for review in HITLReview.objects.filter(pk__in=review_ids, status=ReviewStatus.COMPLETED):
         try:
             with transaction.atomic():
+                # The decider's old claim goes too, or the next claim would read as a takeover.
                 HITLReview.objects.filter(pk=review.pk, status=ReviewStatus.COMPLETED).update(
                     status=ReviewStatus.PENDING,
                     approved=None,
                     reviewed_at=None,
                     reviewed_by=None,
+                    claimed_by=None,
+                    claimed_at=None,
+                    claim_expires_at=None,
                     updated_at=now,
                 )
                 _record(

@@ -3,8 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
-from django.http import JsonResponse, QueryDict
+from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -43,20 +42,7 @@ def _next_claim(request):
 @role_required(READERS)
 def queue(request):
     now = timezone.now()
-    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    counts = HITLReview.objects.filter(
-        Q(status__in=["pending", "claimed", "reviewing"]) | Q(reviewed_at__gte=today)
-    ).aggregate(
-        pending=Count("pk", filter=Q(status=ReviewStatus.PENDING)),
-        claimed=Count(
-            "pk", filter=Q(status__in=["claimed", "reviewing"], claim_expires_at__gt=now)
-        ),
-        expired=Count(
-            "pk", filter=Q(status__in=["claimed", "reviewing"], claim_expires_at__lte=now)
-        ),
-        decided_today=Count("pk", filter=Q(reviewed_at__gte=today)),
-        decided_today_by_me=Count("pk", filter=Q(reviewed_at__gte=today, reviewed_by=request.user)),
-    )
+    counts = HITLReview.objects.queue_counts(request.user, now)
     queue_filter = QueueFilter(
         request.GET or None, queryset=HITLReview.objects.claimable(now).for_queue()
     )
@@ -149,7 +135,9 @@ def review_detail(request, pk):
 @require_POST
 @role_required(DECIDERS)
 def decide(request, pk):
-    review = _get_review(pk)
+    # The whole review (four joins) is loaded only when the page must be shown again.
+    if not HITLReview.objects.filter(pk=pk).exists():
+        raise Http404("No such review.")
     form = DecisionForm(request.POST)
     if not form.is_valid():
         # Keep what they typed, as a draft too, and show it back with the errors.
@@ -160,7 +148,7 @@ def decide(request, pk):
             request.POST.get("corrections", ""),
             request.POST.get("approved", "")[:13],
         )
-        return _review_page(request, review, form=form, status=422)
+        return _review_page(request, _get_review(pk), form=form, status=422)
     try:
         services.decide(
             pk,
@@ -171,9 +159,8 @@ def decide(request, pk):
             corrections_text=request.POST.get("corrections", ""),
         )
     except services.ClaimLost as lost:
-        review.refresh_from_db()
         banner = f"Your decision was not saved: {lost} Your notes and corrections are kept as your draft below."
-        return _review_page(request, review, form=form, status=409, banner=banner)
+        return _review_page(request, _get_review(pk), form=form, status=409, banner=banner)
     decision = Decision(form.cleaned_data["approved"]).label.lower()
     messages.success(request, f"Review #{pk} saved: {decision}.")
     return _next_claim(request)
@@ -263,8 +250,12 @@ def enqueue(request):
         results = ResultFilter(
             QueryDict(form.cleaned_data["query"]),
             queryset=AnalysisResult.objects.order_by("-created_at", "-id"),
-        ).qs
-        ids = list(results.values_list("pk", flat=True)[: services.ENQUEUE_LIMIT + 1])
+        )
+        # django-filter drops a field that does not validate: that would send far more.
+        if not results.is_valid():
+            messages.error(request, "Fix the filter first; nothing was sent to review.")
+            return _redirect(request, back)
+        ids = list(results.qs.values_list("pk", flat=True)[: services.ENQUEUE_LIMIT + 1])
     else:
         ids = list(
             AnalysisResult.objects.filter(pk__in=form.cleaned_data["result_ids"]).values_list(

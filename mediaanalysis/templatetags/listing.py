@@ -1,5 +1,6 @@
 """Small template helpers for the list and detail pages."""
 
+import math
 from datetime import timedelta
 
 from django import template
@@ -37,8 +38,11 @@ def duration(value):
     """1 h 02 min, 3 min 05 s, 4.2 s: a timedelta or seconds, short."""
     if value is None or value == "":
         return "—"
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds < 0:
+    try:
+        seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    except (TypeError, ValueError, OverflowError):
+        return str(value)  # a segment's time as the pipeline wrote it ("00:01:30")
+    if not math.isfinite(seconds) or seconds < 0:
         return "—"
     if seconds < 10:
         return f"{seconds:.1f} s"
@@ -76,3 +80,12 @@ def clock(seconds):
     """Seconds as m:ss, the way the claim countdown shows them."""
     seconds = max(0, int(seconds or 0))
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+@register.filter(expects_localtime=True)
+def stamp(value):
+    """A datetime as 2026-11-23 16:31 in the current time zone, or a dash.
+
+    The lists format thousands of these; `date` takes the long way through localisation.
+    """
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"

@@ -30,7 +30,9 @@
   const timer = document.getElementById("claim-timer");
   const lostBanner = document.getElementById("claim-lost");
 
-  let deadline = Date.now() + Number(page.dataset.secondsLeft) * 1000;
+  // The server rounds the time left up, so the page never calls a claim lost that still lives.
+  const until = (secondsLeft) => Date.now() + Number(secondsLeft) * 1000;
+  let deadline = until(page.dataset.secondsLeft);
   let lastActivity = 0; // an idle tab sends no heartbeat
   let lastBeat = Date.now();
   let lost = false;
@@ -63,7 +65,7 @@
       });
       const data = await response.json();
       if (data.ok) {
-        deadline = Date.now() + data.seconds_left * 1000;
+        deadline = until(data.seconds_left);
       } else {
         showLost(`${data.error} What you typed is saved as your draft.`);
       }

@@ -25,17 +25,14 @@ def browser():
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: run `make system-deps` (apt-get install chromium)."
         )
+    # Playwright's sync API keeps an event loop running in this thread from here on; the
+    # tests' own ORM calls stay synchronous, so Django's guard against async misuse must stand
+    # aside. `make test` runs the browser tests in a pytest run of their own for this reason.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture(autouse=True)
-def _allow_django_beside_playwright(monkeypatch):
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are
-    # still synchronous, so Django's guard against async misuse does not apply to them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture

@@ -1,0 +1,354 @@
+"""The dashboard's figures, each computed by the database (GROUP BY, conditional aggregates,
+percentiles), never by loading rows into Python. `figures(scope)` runs a fixed number of
+queries, whatever the data size; the view caches what it returns."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q
+from django.db.models.functions import Cast, Floor, Least, TruncDay, TruncHour
+from django.utils import timezone
+
+from mediaanalysis.models import AnalysisJob, AnalysisResult, ProcessingStatus
+from mediaanalysis.queries import distinct_values
+from reviews.models import HELD, Decision, HITLReview, ReviewEvent, ReviewStatus
+
+from .aggregates import Percentile, Seconds
+
+WINDOWS = {
+    "24h": ("24 hours", timedelta(hours=24), "hour"),
+    "7d": ("7 days", timedelta(days=7), "day"),
+    "30d": ("30 days", timedelta(days=30), "day"),
+}
+BUCKETS = 10  # calibration: 0-0.1 ... 0.9-1.0
+
+
+@dataclass(frozen=True)
+class Scope:
+    window: str = "24h"
+    job_type: str = ""
+    model: str = ""
+
+    @property
+    def span(self) -> timedelta:
+        return WINDOWS[self.window][1]
+
+    @property
+    def step(self) -> str:
+        return WINDOWS[self.window][2]
+
+    def cache_key(self) -> str:
+        return f"dashboard:v1:{self.window}:{self.job_type}:{self.model}"
+
+
+def _rate(part, whole):
+    return part / whole if whole else None
+
+
+def _change(now_value, before_value):
+    """The relative change from the previous window, or None when there is nothing to compare."""
+    if now_value is None or before_value in (None, 0):
+        return None
+    return (now_value - before_value) / before_value
+
+
+def _buckets(start: datetime, end: datetime, step: str) -> list[datetime]:
+    """Every hour or day from start to end, in the current time zone, aligned to the truncation."""
+    start = timezone.localtime(start)
+    if step == "hour":
+        first, delta = start.replace(minute=0, second=0, microsecond=0), timedelta(hours=1)
+    else:
+        first, delta = start.replace(hour=0, minute=0, second=0, microsecond=0), timedelta(days=1)
+    out, moment = [], first
+    while moment < end:
+        out.append(moment)
+        moment += delta
+    return out
+
+
+def figures(scope: Scope, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    # Whole minutes, so that each figure's link to a list (created_after=...) is exact.
+    start = (now - scope.span).replace(second=0, microsecond=0)
+    prev_start = start - scope.span
+    return {
+        "computed_at": now,
+        "start": start,
+        "end": now,
+        "pipeline": pipeline(scope, now, start, prev_start),
+        "backlog": backlog(scope, now, start, prev_start),
+        "reviewers": reviewers(scope, start),
+        "models": models(scope, start, prev_start),
+    }
+
+
+def _jobs(scope: Scope):
+    jobs = AnalysisJob.objects.all()
+    return jobs.filter(job_type=scope.job_type) if scope.job_type else jobs
+
+
+def _reviews(scope: Scope):
+    reviews = HITLReview.objects.all()
+    if scope.job_type:
+        reviews = reviews.filter(analysis_result__job__job_type=scope.job_type)
+    if scope.model:
+        reviews = reviews.filter(analysis_result__model_used=scope.model)
+    return reviews
+
+
+def pipeline(scope: Scope, now, start, prev_start) -> dict:
+    jobs = _jobs(scope)
+    by_status = dict(jobs.order_by().values_list("status").annotate(n=Count("pk")))
+    completed, failed = ProcessingStatus.COMPLETED, ProcessingStatus.FAILED
+    totals = jobs.filter(created_at__gte=prev_start, created_at__lt=now).aggregate(
+        created=Count("pk", filter=Q(created_at__gte=start)),
+        completed=Count("pk", filter=Q(created_at__gte=start, status=completed)),
+        failed=Count("pk", filter=Q(created_at__gte=start, status=failed)),
+        prev_created=Count("pk", filter=Q(created_at__lt=start)),
+        prev_completed=Count("pk", filter=Q(created_at__lt=start, status=completed)),
+        prev_failed=Count("pk", filter=Q(created_at__lt=start, status=failed)),
+    )
+    trunc = TruncHour if scope.step == "hour" else TruncDay
+    window = jobs.filter(created_at__gte=start, created_at__lt=now)
+    rows = {
+        row["bucket"]: row
+        for row in window.annotate(bucket=trunc("created_at"))
+        .order_by()
+        .values("bucket")
+        .annotate(
+            created=Count("pk"),
+            completed=Count("pk", filter=Q(status=completed)),
+            failed=Count("pk", filter=Q(status=failed)),
+        )
+    }
+    series = [
+        {
+            "bucket": bucket,
+            **{k: rows.get(bucket, {}).get(k, 0) for k in ("created", "completed", "failed")},
+        }
+        for bucket in _buckets(start, now, scope.step)
+    ]
+    durations = list(
+        window.filter(status=completed, started_at__isnull=False, completed_at__isnull=False)
+        .order_by("job_type")
+        .values("job_type")
+        .annotate(
+            n=Count("pk"),
+            p50=Percentile(Seconds("completed_at", "started_at"), 0.5),
+            p95=Percentile(Seconds("completed_at", "started_at"), 0.95),
+        )
+    )
+    oldest_pending = jobs.filter(status=ProcessingStatus.PENDING).aggregate(at=Min("created_at"))[
+        "at"
+    ]
+    errors = list(
+        window.filter(status=failed, error_message__isnull=False)
+        .exclude(error_message="")
+        .values("error_message")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "error_message")[:8]
+    )
+    finished = totals["completed"] + totals["failed"]
+    prev_finished = totals["prev_completed"] + totals["prev_failed"]
+    failure_rate = _rate(totals["failed"], finished)
+    prev_failure_rate = _rate(totals["prev_failed"], prev_finished)
+    return {
+        "by_status": [
+            (status.value, status.label, by_status.get(status.value, 0))
+            for status in ProcessingStatus
+        ],
+        "totals": totals,
+        "created_change": _change(totals["created"], totals["prev_created"]),
+        "failure_rate": failure_rate,
+        "prev_failure_rate": prev_failure_rate,
+        "series": series,
+        "durations": durations,
+        "oldest_pending": oldest_pending,
+        "oldest_pending_age": (now - oldest_pending) if oldest_pending else None,
+        "errors": errors,
+    }
+
+
+def backlog(scope: Scope, now, start, prev_start) -> dict:
+    reviews = _reviews(scope)
+    counts = reviews.filter(status__in=[ReviewStatus.PENDING, *HELD]).aggregate(
+        pending=Count("pk", filter=Q(status=ReviewStatus.PENDING)),
+        claimed=Count("pk", filter=Q(status__in=HELD, claim_expires_at__gt=now)),
+        expired=Count("pk", filter=Q(status__in=HELD, claim_expires_at__lte=now)),
+    )
+    oldest_by_priority = list(
+        reviews.filter(status=ReviewStatus.PENDING)
+        .order_by()
+        .values("priority")
+        .annotate(n=Count("pk"), oldest=Min("created_at"))
+        .order_by("-priority")
+    )
+    for row in oldest_by_priority:
+        row["age"] = now - row["oldest"]
+    # Each review enqueued in the window, with its first claim: grouped once, not looked up per review.
+    first_claims = (
+        ReviewEvent.objects.filter(
+            kind__in=_CLAIM_KINDS, at__gte=start, review__in=reviews.filter(created_at__gte=start)
+        )
+        .values("review")
+        .annotate(wait=Seconds(Min("at"), Min("review__created_at")))
+    )
+    first_claim = first_claims.aggregate(
+        n=Count("review"), p50=Percentile("wait", 0.5), p95=Percentile("wait", 0.95)
+    )
+    to_decision = reviews.filter(reviewed_at__gte=start).aggregate(
+        n=Count("pk"),
+        p50=Percentile(Seconds("reviewed_at", "created_at"), 0.5),
+        p95=Percentile(Seconds("reviewed_at", "created_at"), 0.95),
+        needs_changes=Count("pk", filter=Q(approved=Decision.NEEDS_CHANGES)),
+        went_round=Count(
+            "pk",
+            filter=Q(approved=Decision.NEEDS_CHANGES)
+            & Q(
+                Exists(
+                    HITLReview.objects.filter(
+                        analysis_result=OuterRef("analysis_result"),
+                        created_at__gt=OuterRef("reviewed_at"),
+                    )
+                )
+            ),
+        ),
+    )
+    events = ReviewEvent.objects.filter(at__gte=start, review__in=reviews.values("pk"))
+    churn = events.aggregate(
+        claims=Count("pk", filter=Q(kind__in=_CLAIM_KINDS)),
+        abandoned=Count(
+            "pk", filter=Q(kind__in=[ReviewEvent.Kind.TAKEN_OVER, ReviewEvent.Kind.EXPIRED])
+        ),
+    )
+    # Rounds per result: how many reviews each result reviewed in the window has had in all.
+    rounds = (
+        reviews.filter(
+            analysis_result__in=reviews.filter(reviewed_at__gte=start).values("analysis_result")
+        )
+        .order_by()
+        .values("analysis_result")
+        .annotate(rounds=Count("pk"))
+        .aggregate(
+            results=Count("analysis_result"),
+            once=Count("analysis_result", filter=Q(rounds=1)),
+            twice=Count("analysis_result", filter=Q(rounds=2)),
+            more=Count("analysis_result", filter=Q(rounds__gte=3)),
+        )
+    )
+    return {
+        **counts,
+        "oldest_by_priority": oldest_by_priority,
+        "first_claim": first_claim,
+        "to_decision": to_decision,
+        "abandonment_rate": _rate(churn["abandoned"], churn["claims"]),
+        "churn": churn,
+        "needs_changes_rate": _rate(to_decision["needs_changes"], to_decision["n"]),
+        "went_round_rate": _rate(to_decision["went_round"], to_decision["needs_changes"]),
+        "rounds": rounds,
+    }
+
+
+_CLAIM_KINDS = [ReviewEvent.Kind.CLAIMED, ReviewEvent.Kind.TAKEN_OVER, ReviewEvent.Kind.REASSIGNED]
+
+
+def reviewers(scope: Scope, start) -> dict:
+    decided = _reviews(scope).filter(reviewed_at__gte=start, reviewed_by__isnull=False)
+    people = list(
+        decided.order_by()
+        .values("reviewed_by__username")
+        .annotate(
+            n=Count("pk"),
+            yes=Count("pk", filter=Q(approved=Decision.YES)),
+            no=Count("pk", filter=Q(approved=Decision.NO)),
+            needs_changes=Count("pk", filter=Q(approved=Decision.NEEDS_CHANGES)),
+            median_seconds=Percentile(
+                Seconds("reviewed_at", "claimed_at"), 0.5, filter=Q(claimed_at__isnull=False)
+            ),
+        )
+        .order_by("-n", "reviewed_by__username")
+    )
+    for person in people:
+        for key in ("yes", "no", "needs_changes"):
+            person[f"{key}_share"] = _rate(person[key], person["n"])
+    per_day = list(
+        decided.annotate(day=TruncDay("reviewed_at"))
+        .order_by()
+        .values("reviewed_by__username", "day")
+        .annotate(n=Count("pk"))
+        .order_by("day", "reviewed_by__username")
+    )
+    days = sorted({row["day"] for row in per_day})
+    grid = {(row["reviewed_by__username"], row["day"]): row["n"] for row in per_day}
+    for person in people:
+        person["per_day"] = [grid.get((person["reviewed_by__username"], day), 0) for day in days]
+    return {"people": people, "days": days}
+
+
+def models(scope: Scope, start, prev_start) -> dict:
+    decided = _reviews(scope).filter(reviewed_at__gte=start, status=ReviewStatus.COMPLETED)
+    approval = list(
+        decided.order_by()
+        .values(
+            model=F("analysis_result__model_used"),
+            analysis_type=F("analysis_result__analysis_type"),
+        )
+        .annotate(
+            n=Count("pk"),
+            yes=Count("pk", filter=Q(approved=Decision.YES)),
+            no=Count("pk", filter=Q(approved=Decision.NO)),
+            needs_changes=Count("pk", filter=Q(approved=Decision.NEEDS_CHANGES)),
+        )
+        .order_by("model", "analysis_type")
+    )
+    for row in approval:
+        row["rate"] = _rate(row["yes"], row["n"])
+    previous = (
+        _reviews(scope)
+        .filter(reviewed_at__gte=prev_start, reviewed_at__lt=start)
+        .aggregate(n=Count("pk"), yes=Count("pk", filter=Q(approved=Decision.YES)))
+    )
+    bucket = Least(
+        Cast(Floor(F("analysis_result__confidence_score") * BUCKETS), IntegerField()), BUCKETS - 1
+    )
+    cells = (
+        decided.filter(analysis_result__confidence_score__isnull=False)
+        .annotate(bucket=bucket)
+        .order_by()
+        .values("analysis_result__model_used", "bucket")
+        .annotate(n=Count("pk"), yes=Count("pk", filter=Q(approved=Decision.YES)))
+    )
+    calibration = {}
+    for cell in cells:
+        calibration.setdefault(cell["analysis_result__model_used"] or "(no model)", {})[
+            cell["bucket"]
+        ] = cell
+    known = [scope.model] if scope.model else distinct_values(AnalysisResult, "model_used")
+    table = []
+    for model in sorted(set(known) | set(calibration)):
+        buckets = calibration.get(model, {})
+        table.append(
+            {
+                "model": model,
+                "reviewed": sum(c["n"] for c in buckets.values()),
+                "buckets": [
+                    {
+                        "low": i / BUCKETS,
+                        "high": (i + 1) / BUCKETS,
+                        "n": buckets[i]["n"] if i in buckets else 0,
+                        "rate": _rate(buckets[i]["yes"], buckets[i]["n"]) if i in buckets else None,
+                    }
+                    for i in range(BUCKETS)
+                ],
+            }
+        )
+    total_n = sum(r["n"] for r in approval)
+    total_yes = sum(r["yes"] for r in approval)
+    return {
+        "approval": approval,
+        "calibration": table,
+        "approval_rate": _rate(total_yes, total_n),
+        "prev_approval_rate": _rate(previous["yes"], previous["n"]),
+        "decisions": total_n,
+        "prev_decisions": previous["n"],
+    }

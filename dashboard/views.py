@@ -1,0 +1,237 @@
+"""The manager dashboard: pipeline health, review backlog, reviewers and model calibration."""
+
+import contextvars
+import threading
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.db import connection
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from mediaanalysis.db import use_replica
+from mediaanalysis.models import AnalysisJob, AnalysisResult
+from mediaanalysis.queries import distinct_values
+from mediaanalysis.roles import DASHBOARD_VIEWERS, role_required
+
+from .charts import Series, bar_chart, calibration_chart, hbar_chart
+from .stats import WINDOWS, Scope, figures
+
+
+class DashboardForm(forms.Form):
+    window = forms.ChoiceField(
+        choices=[(key, label) for key, (label, _, _) in WINDOWS.items()], required=False
+    )
+    job_type = forms.CharField(max_length=50, required=False, strip=True)
+    model = forms.CharField(max_length=100, required=False, strip=True)
+    refresh = forms.BooleanField(required=False)
+
+
+def _minute(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def _url(name, **params) -> str:
+    query = urlencode([(k, v) for k, v in params.items() if v not in (None, "")], doseq=True)
+    return reverse(name) + (f"?{query}" if query else "")
+
+
+@require_GET
+@role_required(DASHBOARD_VIEWERS)
+@use_replica
+@vary_on_headers("HX-Request")
+def dashboard(request):
+    form = DashboardForm(request.GET)
+    form.is_valid()
+    for field, errors in form.errors.items():
+        messages.warning(
+            request,
+            f"{form.fields[field].label or field}: {' '.join(errors)} The default is shown.",
+        )
+    cleaned = {k: v for k, v in form.cleaned_data.items() if k not in form.errors}
+    scope = Scope(
+        window=cleaned.get("window") or "24h",
+        job_type=cleaned.get("job_type") or "",
+        model=cleaned.get("model") or "",
+    )
+    data = _figures(scope, refresh=cleaned.get("refresh", False))
+    context = {
+        "form": form,
+        "scope": scope,
+        "windows": [(key, label) for key, (label, _, _) in WINDOWS.items()],
+        "data": data,
+        "age": timezone.now() - data["computed_at"],
+        "charts": data["charts"],
+        "links": data["links"],
+        "job_types": distinct_values(AnalysisJob, "job_type"),
+        "models": distinct_values(AnalysisResult, "model_used"),
+        "cache_seconds": settings.DASHBOARD_CACHE_SECONDS,
+    }
+    template = "dashboard/dashboard.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#body"
+    return render(request, template, context)
+
+
+def _figures(scope: Scope, refresh: bool) -> dict:
+    """The cached figures, recomputed in the background once they are half their lifetime old.
+
+    Readers never wait for a recount unless nothing is cached (or they ask to refresh), and
+    what they see is never older than DASHBOARD_CACHE_SECONDS.
+    """
+    data = None if refresh else cache.get(scope.cache_key())
+    if data is None:
+        return _compute(scope)
+    age = (timezone.now() - data["computed_at"]).total_seconds()
+    lock = scope.cache_key() + ":refreshing"
+    if age > settings.DASHBOARD_CACHE_SECONDS / 2 and cache.add(
+        lock, True, settings.DASHBOARD_CACHE_SECONDS
+    ):
+        context = contextvars.copy_context()  # keeps the replica routing of this request
+        threading.Thread(
+            target=context.run, args=(_refresh_in_background, scope, lock), daemon=True
+        ).start()
+    return data
+
+
+def _compute(scope: Scope) -> dict:
+    data = figures(scope)
+    data["charts"] = _charts(scope, data)
+    data["links"] = _links(scope, data)
+    cache.set(scope.cache_key(), data, settings.DASHBOARD_CACHE_SECONDS)
+    return data
+
+
+def _refresh_in_background(scope: Scope, lock: str) -> None:
+    try:
+        _compute(scope)
+    finally:
+        cache.delete(lock)
+        connection.close()  # give the thread's connection back to the pool
+
+
+def _links(scope: Scope, data) -> dict:
+    """Where each figure leads: the list page filtered to the rows behind it."""
+    since = _minute(data["start"])
+    job_type = scope.job_type
+    pipeline = data["pipeline"]
+    return {
+        "created": _url("job-list", created_after=since, job_type=job_type),
+        "failed": _url("job-list", status="failed", created_after=since, job_type=job_type),
+        "completed": _url("job-list", status="completed", created_after=since, job_type=job_type),
+        "oldest_pending": _url("job-list", status="pending", sort="created", job_type=job_type),
+        "queue": reverse("review-queue"),
+        "status_rows": [
+            {
+                "value": value,
+                "label": label,
+                "n": n,
+                "url": _url("job-list", status=value, job_type=job_type),
+            }
+            for value, label, n in pipeline["by_status"]
+        ],
+        "duration_rows": [
+            {
+                **row,
+                "url": _url(
+                    "job-list", status="completed", job_type=row["job_type"], created_after=since
+                ),
+            }
+            for row in pipeline["durations"]
+        ],
+        "error_rows": [
+            {
+                **row,
+                "url": _url(
+                    "job-list",
+                    status="failed",
+                    error=row["error_message"][:200],
+                    created_after=since,
+                    job_type=job_type,
+                ),
+            }
+            for row in pipeline["errors"]
+        ],
+        "approval_rows": [
+            {
+                **row,
+                "url": _url(
+                    "result-list",
+                    model=row["model"],
+                    analysis_type=row["analysis_type"],
+                    review_state="approved",
+                ),
+            }
+            for row in data["models"]["approval"]
+        ],
+    }
+
+
+def _charts(scope: Scope, data) -> dict:
+    pipeline, models = data["pipeline"], data["models"]
+    step = timedelta(hours=1) if scope.step == "hour" else timedelta(days=1)
+    label = "%H:%M" if scope.step == "hour" else "%b %d"
+    buckets = [row["bucket"] for row in pipeline["series"]]
+    labels = [timezone.localtime(b).strftime(label) for b in buckets]
+
+    def bucket_links(**params):
+        return [
+            _url(
+                "job-list",
+                created_after=_minute(b),
+                created_before=_minute(b + step),
+                job_type=scope.job_type,
+                **params,
+            )
+            for b in buckets
+        ]
+
+    throughput = bar_chart(
+        labels,
+        [
+            Series("created", [r["created"] for r in pipeline["series"]], bucket_links()),
+            Series(
+                "completed",
+                [r["completed"] for r in pipeline["series"]],
+                bucket_links(status="completed"),
+            ),
+            Series(
+                "failed", [r["failed"] for r in pipeline["series"]], bucket_links(status="failed")
+            ),
+        ],
+        title=f"Jobs created per {scope.step}, and how many of them completed and failed",
+        x_label=f"created ({scope.step})",
+        y_label="jobs",
+    )
+    status = hbar_chart(
+        [
+            (text, n, _url("job-list", status=value, job_type=scope.job_type), f"s-{value}")
+            for value, text, n in pipeline["by_status"]
+        ],
+        title="Jobs by status now",
+        x_label="jobs",
+    )
+    calibration = []
+    for row in models["calibration"]:
+        buckets = [
+            {
+                **b,
+                "url": _url(
+                    "result-list",
+                    model=row["model"],
+                    confidence_min=f"{b['low']:.1f}",
+                    confidence_max=f"{b['high']:.1f}",
+                    review_state="approved",
+                ),
+            }
+            for b in row["buckets"]
+        ]
+        calibration.append({**row, "chart": calibration_chart(row["model"], buckets)})
+    return {"throughput": throughput, "status": status, "calibration": calibration}

@@ -1,0 +1,503 @@
+"""The pipeline's JSON API (django-ninja): workers write sessions, files, jobs and results.
+
+Authentication is a bearer token (never a session cookie, so no CSRF); each token has a scope:
+read, write (read and write) or admin (also restores soft-deleted rows).
+"""
+
+import logging
+import time
+from datetime import timedelta
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.db import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
+from django.http import Http404
+from django.utils import timezone
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
+from ninja import NinjaAPI, Query, Router
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from .api_schemas import (
+    AnalysisJobCreate,
+    AnalysisJobListResponse,
+    AnalysisJobResponse,
+    AnalysisJobUpdate,
+    AnalysisResultCreate,
+    AnalysisResultListResponse,
+    AnalysisResultResponse,
+    AnalysisResultUpdate,
+    Error,
+    JobFilters,
+    JobProgressResponse,
+    MediaFileCreate,
+    MediaFileFilters,
+    MediaFileListResponse,
+    MediaFileResponse,
+    MediaFileUpdate,
+    Page,
+    ResultFilters,
+    SessionFilters,
+    SessionId,
+    UserSessionCreate,
+    UserSessionListResponse,
+    UserSessionResponse,
+    UserSessionUpdate,
+)
+from .models import (
+    JOB_TRANSITIONS,
+    AnalysisJob,
+    AnalysisResult,
+    ApiToken,
+    MediaFile,
+    ProcessingStatus,
+    UserSession,
+)
+
+log = logging.getLogger(__name__)
+
+READ, WRITE, ADMIN = "read", "write", "admin"
+SCOPES = {READ: {READ, WRITE, ADMIN}, WRITE: {WRITE, ADMIN}, ADMIN: {ADMIN}}
+LAST_USED_EVERY = timedelta(minutes=1)
+# The seed's execute_with_retry (section 2.3): idempotent reads, exponential backoff.
+READ_ATTEMPTS, READ_BACKOFF = 3, 0.1
+
+
+class TokenAuth(HttpBearer):
+    """`Authorization: Bearer <token>`; a token whose scope is too small gets 403."""
+
+    def __init__(self, scope: str = READ):
+        self.scope = scope
+        super().__init__()
+
+    def authenticate(self, request, token):
+        api_token = (
+            ApiToken.objects.active().filter(token_hash=ApiToken.hash(token)).first()
+            if token
+            else None
+        )
+        if api_token is None:
+            return None
+        if api_token.scope not in SCOPES[self.scope]:
+            raise HttpError(
+                403, f"This token's scope is {api_token.scope!r}; this needs {self.scope!r}."
+            )
+        now = timezone.now()
+        if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_EVERY:
+            ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+        return api_token
+
+
+read_auth, write_auth, admin_auth = TokenAuth(READ), TokenAuth(WRITE), TokenAuth(ADMIN)
+
+api = NinjaAPI(
+    title="Media Analysis API",
+    version="1.0",
+    description="Pipeline workers write sessions, media files, jobs, progress and results; and read reviews.",
+    auth=read_auth,
+    urls_namespace="api",
+    docs_decorator=lambda view: login_required(
+        csp_override(
+            {
+                "default-src": [CSP.SELF],
+                "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+                "img-src": [CSP.SELF, "data:"],
+            }
+        )(view)
+    ),
+)
+# 400: a body that is not JSON at all; 422: JSON that breaks the schema.
+ERRORS = {code: Error for code in (400, 401, 403, 404, 409, 422, 503)}
+
+
+@api.exception_handler(InterfaceError)  # a connection that was already closed
+@api.exception_handler(OperationalError)
+def database_unavailable(request, exc):
+    log.warning("API: database unavailable: %s", exc)
+    response = api.create_response(
+        request, {"detail": "The database is unavailable; try again shortly."}, status=503
+    )
+    response["Retry-After"] = "5"
+    return response
+
+
+@api.exception_handler(IntegrityError)
+def conflict(request, exc):
+    return api.create_response(
+        request,
+        {"detail": "This conflicts with a row that exists, or with a constraint."},
+        status=409,
+    )
+
+
+@api.exception_handler(DataError)
+def bad_data(request, exc):
+    return api.create_response(request, {"detail": "A value does not fit its column."}, status=422)
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    # ninja's own handler answers a bare "Not Found"; get_alive's message says what is missing.
+    return api.create_response(request, {"detail": str(exc) or "Not found."}, status=404)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request, exc):
+    response = api.create_response(
+        request, {"detail": "Send a valid token: Authorization: Bearer <token>."}, status=401
+    )
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(ValidationError)
+def invalid(request, exc):
+    return api.create_response(request, {"detail": exc.errors}, status=422)
+
+
+def retry_reads(view):
+    """Retry an idempotent read when the connection dropped; never a constraint or SQL error
+    (seed section 2.3 retries connection failures only)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return view(request, *args, **kwargs)
+            except (OperationalError, InterfaceError) as exc:
+                if connection.in_atomic_block:
+                    raise
+                if attempt == READ_ATTEMPTS - 1:
+                    raise OperationalError(str(exc)) from exc
+                connection.close()  # hand the broken connection back; the next try gets a new one
+                time.sleep(READ_BACKOFF * 2**attempt)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def get_alive(rows, **lookup):
+    """The live row of `rows` (a model's default manager, or a queryset), or 404."""
+    obj = rows.filter(**lookup).first()
+    if obj is None:
+        where = ", ".join(f"{key.replace('pk', 'id')}={value}" for key, value in lookup.items())
+        raise Http404(f"No {rows.model._meta.verbose_name} with {where}.")
+    return obj
+
+
+def api_page(queryset, page: Page) -> dict:
+    total = queryset.count()
+    offset = (page.page - 1) * page.per_page
+    return {
+        "items": list(queryset[offset : offset + page.per_page]),
+        "total": total,
+        "page": page.page,
+        "per_page": page.per_page,
+        "pages": -(-total // page.per_page),
+    }
+
+
+def _created(queryset, filters):
+    if filters.created_after:
+        queryset = queryset.filter(created_at__gte=filters.created_after)
+    if filters.created_before:
+        queryset = queryset.filter(created_at__lt=filters.created_before)
+    return queryset
+
+
+def _soft_delete(model, **lookup):
+    with transaction.atomic():
+        get_alive(model.objects, **lookup)
+        model.objects.filter(**lookup).soft_delete()
+
+
+def _restore(model, **lookup):
+    obj = model.all_objects.filter(**lookup).first()
+    if obj is None:
+        raise Http404(f"No {model._meta.verbose_name} with {lookup}.")
+    if obj.deleted_at is None:
+        raise HttpError(409, f"This {model._meta.verbose_name} is not deleted.")
+    if (parent := obj.deleted_parent()) is not None:
+        raise HttpError(
+            409, f"Its {parent._meta.verbose_name} #{parent.pk} is deleted; restore that first."
+        )
+    obj.restore()
+    return obj
+
+
+def _apply(obj, data: dict):
+    for field, value in data.items():
+        setattr(obj, field, value)
+    obj.save()
+    return obj
+
+
+# Sessions
+
+sessions = Router(tags=["sessions"])
+
+
+@sessions.post("/", response={201: UserSessionResponse, **ERRORS}, auth=write_auth)
+def create_session(request, payload: UserSessionCreate):
+    if UserSession.all_objects.filter(session_id=payload.session_id).exists():
+        raise HttpError(409, f"Session {payload.session_id!r} already exists.")
+    return 201, UserSession.objects.create(**payload.model_dump())
+
+
+@sessions.get("/", response={200: UserSessionListResponse, **ERRORS})
+@retry_reads
+def list_sessions(request, filters: Query[SessionFilters]):
+    qs = UserSession.objects.order_by("-last_activity", "-id")
+    if filters.active is not None:
+        qs = qs.filter(ended_at__isnull=filters.active)
+    if filters.started_after:
+        qs = qs.filter(started_at__gte=filters.started_after)
+    if filters.started_before:
+        qs = qs.filter(started_at__lt=filters.started_before)
+    return api_page(qs, filters)
+
+
+@sessions.get("/{session_id}", response={200: UserSessionResponse, **ERRORS})
+@retry_reads
+def get_session(request, session_id: SessionId):
+    return get_alive(UserSession.objects, session_id=session_id)
+
+
+@sessions.patch("/{session_id}", response={200: UserSessionResponse, **ERRORS}, auth=write_auth)
+def update_session(request, session_id: SessionId, payload: UserSessionUpdate):
+    with transaction.atomic():
+        session = get_alive(UserSession.objects.select_for_update(), session_id=session_id)
+        return _apply(session, payload.model_dump(exclude_unset=True))
+
+
+@sessions.delete("/{session_id}", response={204: None, **ERRORS}, auth=write_auth)
+def delete_session(request, session_id: SessionId):
+    _soft_delete(UserSession, session_id=session_id)
+    return 204, None
+
+
+@sessions.post(
+    "/{session_id}/restore", response={200: UserSessionResponse, **ERRORS}, auth=admin_auth
+)
+def restore_session(request, session_id: SessionId):
+    return _restore(UserSession, session_id=session_id)
+
+
+# Media files
+
+files = Router(tags=["media files"])
+
+
+@files.post("/", response={201: MediaFileResponse, **ERRORS}, auth=write_auth)
+def create_file(request, payload: MediaFileCreate):
+    return 201, MediaFile.objects.create(**payload.model_dump())
+
+
+@files.get("/", response={200: MediaFileListResponse, **ERRORS})
+@retry_reads
+def list_files(request, filters: Query[MediaFileFilters]):
+    qs = _created(MediaFile.objects.order_by("-created_at", "-id"), filters)
+    if filters.session_id:
+        qs = qs.filter(session_id=filters.session_id)
+    if filters.media_type:
+        qs = qs.filter(media_type=filters.media_type)
+    return api_page(qs, filters)
+
+
+@files.get("/{file_id}", response={200: MediaFileResponse, **ERRORS})
+@retry_reads
+def get_file(request, file_id: int):
+    return get_alive(MediaFile.objects, pk=file_id)
+
+
+@files.patch("/{file_id}", response={200: MediaFileResponse, **ERRORS}, auth=write_auth)
+def update_file(request, file_id: int, payload: MediaFileUpdate):
+    with transaction.atomic():
+        media = get_alive(MediaFile.objects.select_for_update(), pk=file_id)
+        return _apply(media, payload.model_dump(exclude_unset=True))
+
+
+@files.delete("/{file_id}", response={204: None, **ERRORS}, auth=write_auth)
+def delete_file(request, file_id: int):
+    _soft_delete(MediaFile, pk=file_id)
+    return 204, None
+
+
+@files.post("/{file_id}/restore", response={200: MediaFileResponse, **ERRORS}, auth=admin_auth)
+def restore_file(request, file_id: int):
+    return _restore(MediaFile, pk=file_id)
+
+
+# Jobs
+
+jobs = Router(tags=["jobs"])
+
+
+def _legal(status) -> str:
+    following = sorted(JOB_TRANSITIONS[ProcessingStatus(status)])
+    return ", ".join(following) if following else "none (it is final)"
+
+
+@jobs.post("/", response={201: AnalysisJobResponse, **ERRORS}, auth=write_auth)
+def create_job(request, payload: AnalysisJobCreate):
+    if payload.media_file_id is not None:
+        get_alive(MediaFile.objects, pk=payload.media_file_id)
+    return 201, AnalysisJob.objects.create(**payload.model_dump())
+
+
+@jobs.get("/", response={200: AnalysisJobListResponse, **ERRORS})
+@retry_reads
+def list_jobs(request, filters: Query[JobFilters]):
+    qs = _created(AnalysisJob.objects.order_by("-created_at", "-id"), filters)
+    if filters.status:
+        qs = qs.filter(status__in=filters.status)
+    if filters.job_type:
+        qs = qs.filter(job_type=filters.job_type)
+    if filters.session_id:
+        qs = qs.filter(session_id=filters.session_id)
+    if filters.media_file_id:
+        qs = qs.filter(media_file_id=filters.media_file_id)
+    return api_page(qs, filters)
+
+
+@jobs.get("/{job_id}", response={200: AnalysisJobResponse, **ERRORS})
+@retry_reads
+def get_job(request, job_id: int):
+    return get_alive(AnalysisJob.objects, pk=job_id)
+
+
+@jobs.get("/{job_id}/progress", response={200: JobProgressResponse, **ERRORS})
+@retry_reads
+def job_progress(request, job_id: int):
+    """The seed's JobProgressResponse. Poll it; there is no stream that could hold a worker."""
+    job = get_alive(
+        AnalysisJob.objects.only("id", "status", "progress", "error_message"), pk=job_id
+    )
+    message = (
+        job.error_message
+        if job.status == ProcessingStatus.FAILED
+        else f"{job.get_status_display()}, {job.progress:.0%}"
+    )
+    return {"job_id": job.pk, "status": job.status, "progress": job.progress, "message": message}
+
+
+@jobs.patch("/{job_id}", response={200: AnalysisJobResponse, **ERRORS}, auth=write_auth)
+def update_job(request, job_id: int, payload: AnalysisJobUpdate):
+    """Progress, timestamps, errors and status. A status change must be legal:
+    pending -> processing | failed; processing -> processing | completed | failed;
+    failed -> pending (a retry, within max_retries); completed is final."""
+    data = payload.model_dump(exclude_unset=True)
+    now = timezone.now()
+    with transaction.atomic():
+        job = get_alive(AnalysisJob.objects.select_for_update(), pk=job_id)
+        new = data.get("status")
+        if new is not None and new != job.status:
+            if new not in JOB_TRANSITIONS[ProcessingStatus(job.status)]:
+                raise HttpError(
+                    409,
+                    f"A {job.status} job cannot become {new}; from {job.status} it may become: {_legal(job.status)}.",
+                )
+            if new == ProcessingStatus.PROCESSING:
+                data.setdefault("started_at", now)
+            elif new in (ProcessingStatus.COMPLETED, ProcessingStatus.FAILED):
+                data.setdefault("completed_at", now)
+                if new == ProcessingStatus.COMPLETED:
+                    data.setdefault("progress", 1.0)
+            elif new == ProcessingStatus.PENDING:  # a retry
+                data.setdefault("retry_count", job.retry_count + 1)
+                data.setdefault("progress", 0.0)
+                data.setdefault("started_at", None)
+                data.setdefault("completed_at", None)
+        elif job.status == ProcessingStatus.COMPLETED and data.keys() - {"status"}:
+            raise HttpError(409, "A completed job is final; it cannot change.")
+        if data.get("retry_count", job.retry_count) > job.max_retries:
+            raise HttpError(409, f"This job has used all its {job.max_retries} retries.")
+        return _apply(job, data)
+
+
+@jobs.delete("/{job_id}", response={204: None, **ERRORS}, auth=write_auth)
+def delete_job(request, job_id: int):
+    _soft_delete(AnalysisJob, pk=job_id)
+    return 204, None
+
+
+@jobs.post("/{job_id}/restore", response={200: AnalysisJobResponse, **ERRORS}, auth=admin_auth)
+def restore_job(request, job_id: int):
+    return _restore(AnalysisJob, pk=job_id)
+
+
+# Results
+
+results = Router(tags=["results"])
+
+
+@results.post("/", response={201: AnalysisResultResponse, **ERRORS}, auth=write_auth)
+def create_result(request, payload: AnalysisResultCreate):
+    """A result below REVIEW_CONFIDENCE_THRESHOLD goes to the review queue by itself."""
+    with transaction.atomic():
+        get_alive(AnalysisJob.objects, pk=payload.job_id)
+        if payload.media_file_id is not None:
+            get_alive(MediaFile.objects, pk=payload.media_file_id)
+        return 201, AnalysisResult.objects.create(**payload.model_dump())
+
+
+@results.get("/", response={200: AnalysisResultListResponse, **ERRORS})
+@retry_reads
+def list_results(request, filters: Query[ResultFilters]):
+    qs = _created(AnalysisResult.objects.order_by("-created_at", "-id"), filters)
+    if filters.analysis_type:
+        qs = qs.filter(analysis_type=filters.analysis_type)
+    if filters.model:
+        qs = qs.filter(model_used=filters.model)
+    if filters.job_id:
+        qs = qs.filter(job_id=filters.job_id)
+    if filters.session_id:
+        qs = qs.filter(job__session_id=filters.session_id)
+    if filters.confidence_min is not None:
+        qs = qs.filter(confidence_score__gte=filters.confidence_min)
+    if filters.confidence_max is not None:
+        qs = qs.filter(confidence_score__lte=filters.confidence_max)
+    return api_page(qs, filters)
+
+
+@results.get("/{result_id}", response={200: AnalysisResultResponse, **ERRORS})
+@retry_reads
+def get_result(request, result_id: int):
+    return get_alive(AnalysisResult.objects, pk=result_id)
+
+
+@results.patch("/{result_id}", response={200: AnalysisResultResponse, **ERRORS}, auth=write_auth)
+def update_result(request, result_id: int, payload: AnalysisResultUpdate):
+    """A result changed after a needs-changes decision goes round the review queue again."""
+    with transaction.atomic():
+        result = get_alive(AnalysisResult.objects.select_for_update(), pk=result_id)
+        return _apply(result, payload.model_dump(exclude_unset=True))
+
+
+@results.delete("/{result_id}", response={204: None, **ERRORS}, auth=write_auth)
+def delete_result(request, result_id: int):
+    _soft_delete(AnalysisResult, pk=result_id)
+    return 204, None
+
+
+@results.post(
+    "/{result_id}/restore", response={200: AnalysisResultResponse, **ERRORS}, auth=admin_auth
+)
+def restore_result(request, result_id: int):
+    return _restore(AnalysisResult, pk=result_id)
+
+
+api.add_router("/sessions", sessions)
+api.add_router("/files", files)
+api.add_router("/jobs", jobs)
+api.add_router("/results", results)
+# Reviews belong to the reviews app, which may import this one but not the other way round.
+api.add_router("/reviews", "reviews.api.router")
