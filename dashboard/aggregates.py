@@ -5,10 +5,11 @@ the way Django itself gives SQLite STDDEV_POP and friends. Either way the rows n
 database query: the aggregate runs inside it, once per group.
 """
 
+import json
 import math
 
 from django.db.backends.signals import connection_created
-from django.db.models import Aggregate, FloatField, Func
+from django.db.models import Aggregate, Field, FloatField, Func
 from django.dispatch import receiver
 
 
@@ -45,6 +46,42 @@ class Percentile(Aggregate):
         return f"PERCENTILE_CONT({sql}, {self.fraction}){filter_sql}", (*params, *filter_params)
 
 
+class FloatList(Field):
+    """An aggregate's list of floats: a PostgreSQL array, or JSON text from SQLite."""
+
+    def from_db_value(self, value, expression, connection):
+        return json.loads(value) if isinstance(value, str) else value
+
+
+class Percentiles(Percentile):
+    """Several percentiles of one expression with a single sort: a list, in `fractions` order."""
+
+    name = "Percentiles"
+    output_field = FloatList()
+
+    def __init__(self, expression, fractions, **extra):
+        for fraction in fractions:
+            if not 0 <= fraction <= 1:
+                raise ValueError("fractions must be between 0 and 1")
+        self.fractions = [float(f) for f in fractions]
+        Aggregate.__init__(self, expression, **extra)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params, filter_sql, filter_params = self._parts(compiler)
+        fractions = ", ".join(str(f) for f in self.fractions)
+        return (
+            f"percentile_cont(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY {sql}){filter_sql}",
+            (*params, *filter_params),
+        )
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params, filter_sql, filter_params = self._parts(compiler)
+        return f"PERCENTILES_CONT({sql}, '{json.dumps(self.fractions)}'){filter_sql}", (
+            *params,
+            *filter_params,
+        )
+
+
 class Seconds(Func):
     """Seconds from `start` to `end` (two datetime columns), as a float."""
 
@@ -58,6 +95,12 @@ class Seconds(Func):
     def as_sql(self, compiler, connection, **extra_context):
         end, start = (compiler.compile(e) for e in self.get_source_expressions())
         return f"((julianday({end[0]}) - julianday({start[0]})) * 86400.0)", (*end[1], *start[1])
+
+
+def _interpolate(ordered, fraction):
+    position = (len(ordered) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 class _PercentileCont:
@@ -76,12 +119,21 @@ class _PercentileCont:
         if not self.values:
             return None
         self.values.sort()
-        position = (len(self.values) - 1) * self.fraction
-        low, high = math.floor(position), math.ceil(position)
-        return self.values[low] + (self.values[high] - self.values[low]) * (position - low)
+        return _interpolate(self.values, self.fraction)
+
+
+class _PercentilesCont(_PercentileCont):
+    """SQLite's PERCENTILES_CONT(value, '[fractions]'): a JSON list, or NULL with no values."""
+
+    def finalize(self):
+        if not self.values:
+            return None
+        self.values.sort()
+        return json.dumps([_interpolate(self.values, f) for f in json.loads(self.fraction)])
 
 
 @receiver(connection_created, dispatch_uid="dashboard.sqlite_percentile")
 def register_sqlite_percentile(sender, connection, **kwargs):
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("PERCENTILE_CONT", 2, _PercentileCont)
+        connection.connection.create_aggregate("PERCENTILES_CONT", 2, _PercentilesCont)

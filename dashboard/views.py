@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.db import connection
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -68,8 +69,7 @@ def dashboard(request):
         "windows": [(key, label) for key, (label, _, _) in WINDOWS.items()],
         "data": data,
         "age": timezone.now() - data["computed_at"],
-        "charts": data["charts"],
-        "links": data["links"],
+        "sections": data["sections"],
         "job_types": distinct_values(AnalysisJob, "job_type"),
         "models": distinct_values(AnalysisResult, "model_used"),
         "cache_seconds": settings.DASHBOARD_CACHE_SECONDS,
@@ -103,8 +103,15 @@ def _figures(scope: Scope, refresh: bool) -> dict:
 
 def _compute(scope: Scope) -> dict:
     data = figures(scope)
-    data["charts"] = _charts(scope, data)
-    data["links"] = _links(scope, data)
+    data["sections"] = render_to_string(
+        "dashboard/_sections.html",
+        {
+            "data": data,
+            "scope": scope,
+            "charts": _charts(scope, data),
+            "links": _links(scope, data),
+        },
+    )
     cache.set(scope.cache_key(), data, settings.DASHBOARD_CACHE_SECONDS)
     return data
 

@@ -22,7 +22,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
-from ninja import NinjaAPI, Query, Router
+from ninja import NinjaAPI, Query, Router, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
@@ -249,7 +249,7 @@ sessions = Router(tags=["sessions"])
 def create_session(request, payload: UserSessionCreate):
     if UserSession.all_objects.filter(session_id=payload.session_id).exists():
         raise HttpError(409, f"Session {payload.session_id!r} already exists.")
-    return 201, UserSession.objects.create(**payload.model_dump())
+    return Status(201, UserSession.objects.create(**payload.model_dump()))
 
 
 @sessions.get("/", response={200: UserSessionListResponse, **ERRORS})
@@ -281,7 +281,7 @@ def update_session(request, session_id: SessionId, payload: UserSessionUpdate):
 @sessions.delete("/{session_id}", response={204: None, **ERRORS}, auth=write_auth)
 def delete_session(request, session_id: SessionId):
     _soft_delete(UserSession, session_id=session_id)
-    return 204, None
+    return Status(204, None)
 
 
 @sessions.post(
@@ -298,7 +298,7 @@ files = Router(tags=["media files"])
 
 @files.post("/", response={201: MediaFileResponse, **ERRORS}, auth=write_auth)
 def create_file(request, payload: MediaFileCreate):
-    return 201, MediaFile.objects.create(**payload.model_dump())
+    return Status(201, MediaFile.objects.create(**payload.model_dump()))
 
 
 @files.get("/", response={200: MediaFileListResponse, **ERRORS})
@@ -328,7 +328,7 @@ def update_file(request, file_id: int, payload: MediaFileUpdate):
 @files.delete("/{file_id}", response={204: None, **ERRORS}, auth=write_auth)
 def delete_file(request, file_id: int):
     _soft_delete(MediaFile, pk=file_id)
-    return 204, None
+    return Status(204, None)
 
 
 @files.post("/{file_id}/restore", response={200: MediaFileResponse, **ERRORS}, auth=admin_auth)
@@ -350,7 +350,7 @@ def _legal(status) -> str:
 def create_job(request, payload: AnalysisJobCreate):
     if payload.media_file_id is not None:
         get_alive(MediaFile.objects, pk=payload.media_file_id)
-    return 201, AnalysisJob.objects.create(**payload.model_dump())
+    return Status(201, AnalysisJob.objects.create(**payload.model_dump()))
 
 
 @jobs.get("/", response={200: AnalysisJobListResponse, **ERRORS})
@@ -426,7 +426,7 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
 @jobs.delete("/{job_id}", response={204: None, **ERRORS}, auth=write_auth)
 def delete_job(request, job_id: int):
     _soft_delete(AnalysisJob, pk=job_id)
-    return 204, None
+    return Status(204, None)
 
 
 @jobs.post("/{job_id}/restore", response={200: AnalysisJobResponse, **ERRORS}, auth=admin_auth)
@@ -446,7 +446,7 @@ def create_result(request, payload: AnalysisResultCreate):
         get_alive(AnalysisJob.objects, pk=payload.job_id)
         if payload.media_file_id is not None:
             get_alive(MediaFile.objects, pk=payload.media_file_id)
-        return 201, AnalysisResult.objects.create(**payload.model_dump())
+        return Status(201, AnalysisResult.objects.create(**payload.model_dump()))
 
 
 @results.get("/", response={200: AnalysisResultListResponse, **ERRORS})
@@ -485,7 +485,7 @@ def update_result(request, result_id: int, payload: AnalysisResultUpdate):
 @results.delete("/{result_id}", response={204: None, **ERRORS}, auth=write_auth)
 def delete_result(request, result_id: int):
     _soft_delete(AnalysisResult, pk=result_id)
-    return 204, None
+    return Status(204, None)
 
 
 @results.post(

@@ -170,9 +170,13 @@ def job_detail(request, pk):
 @role_required(READERS)
 def job_progress(request, pk):
     """The live part of the job page, polled by htmx while the job runs; 286 stops the polling."""
-    job = AnalysisJob.objects.only(
-        "id", "status", "progress", "started_at", "completed_at", "error_message", "created_at"
-    ).filter(pk=pk).first()
+    job = (
+        AnalysisJob.objects.only(
+            "id", "status", "progress", "started_at", "completed_at", "error_message", "created_at"
+        )
+        .filter(pk=pk)
+        .first()
+    )
     if job is None:
         if not request.htmx:
             raise Http404("No such job.")

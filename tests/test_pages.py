@@ -1379,6 +1379,8 @@ def test_admin_links_show_only_to_admins(manager_client, admin_client):
 def test_progress_of_a_job_deleted_while_watched_is_a_404_that_reloads_the_page(manager_client):
     job = make_job(status="processing", progress=0.3)
     job.soft_delete()
-    response = manager_client.get(reverse("job-progress", args=[job.pk]), headers={"HX-Request": "true"})
+    response = manager_client.get(
+        reverse("job-progress", args=[job.pk]), headers={"HX-Request": "true"}
+    )
     assert response.status_code == 404
     assert response["HX-Refresh"] == "true"  # htmx reloads to the 404 page instead of polling on
