@@ -274,6 +274,10 @@ class AnalysisJob(SoftDeleteModel):
         return self.status in (ProcessingStatus.PENDING, ProcessingStatus.PROCESSING)
 
     @property
+    def queue_wait(self) -> timedelta | None:
+        return self.started_at - self.created_at if self.started_at else None
+
+    @property
     def duration(self) -> timedelta | None:
         if self.started_at and self.completed_at:
             return self.completed_at - self.started_at

@@ -161,7 +161,6 @@ def job_detail(request, pk):
             "results": results,
             "parameters": pretty_json(job.parameters),
             "session": UserSession.objects.filter(session_id=job.session_id).first(),
-            "queue_wait": (job.started_at - job.created_at) if job.started_at else None,
         },
     )
 
