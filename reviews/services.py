@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -135,6 +135,44 @@ def _take(review: HITLReview, user, now) -> bool:
     return bool(won)
 
 
+# Claim next on PostgreSQL in one statement: lock the head of the queue (skipping rows others
+# are claiming), claim it, and record the audit event. It reads idx_hitl_queue in order; the
+# ORs of equalities (not IN) are what lets the planner prove the partial index applies.
+CLAIM_HEAD_OF_QUEUE = """
+WITH head AS (
+    SELECT id, claimed_by FROM hitl_reviews
+     WHERE deleted_at IS NULL
+       AND (status = 'pending'
+            OR (status = 'claimed' AND claim_expires_at <= %(now)s)
+            OR (status = 'reviewing' AND claim_expires_at <= %(now)s))
+     ORDER BY priority DESC, created_at, id
+     LIMIT 1
+       FOR UPDATE SKIP LOCKED
+), taken AS (
+    UPDATE hitl_reviews AS review
+       SET status = 'claimed', claimed_by = %(user)s, claimed_at = %(now)s,
+           claim_expires_at = %(expires)s, updated_at = %(now)s
+      FROM head
+     WHERE review.id = head.id
+ RETURNING review.*, head.claimed_by AS previous_holder
+), audit AS (
+    INSERT INTO hitl_review_events (review_id, kind, actor_id, at, details)
+    SELECT id,
+           CASE WHEN previous_holder IS NULL THEN 'claimed' ELSE 'taken_over' END,
+           %(user)s, %(now)s,
+           CASE WHEN previous_holder IS NULL THEN '{}'::jsonb
+                ELSE jsonb_build_object('previous_holder', previous_holder) END
+      FROM taken
+)
+SELECT * FROM taken
+"""
+
+
+def _take_head_of_queue(user, now) -> HITLReview | None:
+    params = {"user": user.pk, "now": now, "expires": now + claim_ttl()}
+    return next(iter(HITLReview.objects.raw(CLAIM_HEAD_OF_QUEUE, params)), None)
+
+
 def claim_next(user) -> HITLReview | None:
     """Hand `user` the review they already hold, or the next one in queue order; None if empty."""
     now = timezone.now()
@@ -143,6 +181,8 @@ def claim_next(user) -> HITLReview | None:
         held = HITLReview.objects.held_by(user, now).first()
         if held is not None:
             return held
+        if connection.vendor == "postgresql" and (taken := _take_head_of_queue(user, now)):
+            return taken
         # SKIP LOCKED: concurrent reviewers each take a different head of the queue.
         for _attempt in range(10):
             candidate = (

@@ -140,3 +140,33 @@ def test_two_app_servers_share_the_cache_through_redis(redis_url):
 
     run("cache.set('dashboard:v1:24h::', {'computed_at': 1}, 60)")
     assert run("print(cache.get('dashboard:v1:24h::'))") == "{'computed_at': 1}"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_filter_choices_come_from_the_planner_statistics_not_a_scan():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from mediaanalysis.models import AnalysisJob
+    from mediaanalysis.queries import distinct_values
+    from tests.conftest import make_job
+
+    for job_type in ("transcription", "ocr") * 3:
+        make_job(job_type=job_type)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE analysis_jobs")
+    with CaptureQueriesContext(connection) as queries:
+        assert distinct_values(AnalysisJob, "job_type") == ["ocr", "transcription"]
+    assert queries.captured_queries
+    assert not any('FROM "analysis_jobs"' in q["sql"] for q in queries.captured_queries)
+
+
+@pytest.mark.django_db
+def test_filter_choices_read_the_column_when_the_statistics_do_not_hold_every_value():
+    from mediaanalysis.models import AnalysisJob
+    from mediaanalysis.queries import distinct_values
+    from tests.conftest import make_job
+
+    make_job(job_type="a-new-type")
+    assert distinct_values(AnalysisJob, "job_type") == ["a-new-type"]

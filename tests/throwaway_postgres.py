@@ -80,6 +80,9 @@ class Cluster:
             "full_page_writes": "off",
             "max_connections": "300",
             "shared_buffers": "256MB",
+            # Statistics change only when a test or seed_bulk runs ANALYZE: deterministic plans,
+            # and no statistics of one test's rows showing up in another's filter choices.
+            "autovacuum": "off",
             **settings,
         }
         with open(self.data / "postgresql.conf", "a") as conf:

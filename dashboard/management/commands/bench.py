@@ -39,7 +39,7 @@ from django.utils import timezone
 from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
 from reviews import services
-from reviews.models import HITLReview, ReviewEvent
+from reviews.models import HELD, HITLReview, ReviewEvent
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -122,13 +122,15 @@ class Command(BaseCommand):
             report["ratios"] = self.ratios(report["pages"])
             self.print_ratios(report["ratios"])
         if not skip_claims:
-            for level in [int(n) for n in concurrency.split(",") if n.strip()]:
-                row = self.claim_run(level, claims)
-                report["claims"].append(row)
-                self.stdout.write(
-                    f"claims x{level:>2}: {row['claims']:,} claims in {row['seconds']:.1f} s = {row['claims_per_second']:.0f}/s,"
-                    f" cycle p50 {row['p50_ms']} ms p95 {row['p95_ms']} ms, double claims: {row['double_claims']}"
-                )
+            for cycle in (False, True):
+                for level in [int(n) for n in concurrency.split(",") if n.strip()]:
+                    row = self.claim_run(level, claims, cycle=cycle)
+                    report["claims"].append(row)
+                    self.stdout.write(
+                        f"{row['mode']:<20} x{level:>2}: {row['claims']:,} claims in {row['seconds']:.1f} s"
+                        f" = {row['claims_per_second']:.0f}/s, p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms,"
+                        f" double claims: {row['double_claims']}, errors: {len(row['errors'])}"
+                    )
         if json_path:
             Path(json_path).write_text(json.dumps(report, indent=2, default=str))
             self.stdout.write(f"Wrote {json_path}")
@@ -364,56 +366,65 @@ class Command(BaseCommand):
         )[:count]
         services.enqueue(ids, priority=100)
 
-    def claim_run(self, reviewers, claims):
-        self.enqueue_fresh(claims + reviewers * 2)
-        users = self.http_reviewers(reviewers)
+    def claim_run(self, concurrency, claims, cycle=False):
+        """`concurrency` clients POST claim-next at once, `claims` times in all.
+
+        Plain: every request claims for a reviewer of its own (a signed-in bench user), so each
+        request is one claim and nothing else. Cycle: each client is one reviewer who decides
+        every review it gets, and the decision takes them to their next claim (decide + claim
+        next in one request), as a reviewer works.
+        """
+        self.enqueue_fresh(claims + concurrency * 2)
+        # Claims left by an earlier run would be handed back instead of new ones: decide them.
+        now = timezone.now()
+        HITLReview.objects.filter(claimed_by__username__startswith="bench-http-", status__in=HELD).update(
+            status="completed", approved="yes", reviewed_by=F("claimed_by"), reviewed_at=now, updated_at=now
+        )
+        cookies = self.http_reviewers(concurrency if cycle else claims)
+        queues = [cookies[i::concurrency] for i in range(concurrency)]
         port = free_port()
         started_at = timezone.now()
+        latencies, errors = [], []
+        counts = [0] * concurrency
+        per_client = -(-claims // concurrency)
         with gunicorn(port):
-            latencies, counts, errors = [], [0] * reviewers, []
-            per_user = -(-claims // reviewers)
-            barrier = threading.Barrier(reviewers + 1)
+            barrier = threading.Barrier(concurrency + 1)
 
-            def work(index, cookie):
+            def work(index):
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                headers = {
-                    "Cookie": cookie,
-                    "X-CSRFToken": cookie.split("csrftoken=")[1],
-                    "Content-Type": "application/x-www-form-urlencoded",
-                }
+                mine = queues[index]
+                path, body = "/reviews/claim-next/", ""
                 barrier.wait()
-                path = "/reviews/claim-next/"
-                body = ""
                 try:
-                    while counts[index] < per_user:
+                    while counts[index] < per_client:
+                        cookie = mine[0] if cycle else mine[counts[index]]
+                        headers = {
+                            "Cookie": cookie,
+                            "X-CSRFToken": cookie.split("csrftoken=")[1],
+                            "Content-Type": "application/x-www-form-urlencoded",
+                        }
                         began = time.perf_counter()
                         conn.request("POST", path, body=body, headers=headers)
                         response = conn.getresponse()
                         response.read()
                         latencies.append(time.perf_counter() - began)
                         location = response.getheader("Location", "")
-                        if (
-                            response.status != 302
-                            or "/reviews/" not in location
-                            or location.endswith("/reviews/")
-                        ):
+                        if response.status != 302 or location.rstrip("/").endswith("/reviews"):
                             errors.append((response.status, location))
                             return
                         counts[index] += 1
-                        review = location.rstrip("/").rsplit("/", 1)[1]
-                        # Deciding takes the reviewer straight to their next claim.
-                        path, body = (
-                            f"/reviews/{review}/decide/",
-                            "approved=yes&reviewer_notes=bench",
-                        )
+                        if cycle:
+                            review = location.rstrip("/").rsplit("/", 1)[1]
+                            path, body = (
+                                f"/reviews/{review}/decide/",
+                                "approved=yes&reviewer_notes=bench",
+                            )
                 except Exception as exc:  # reported with the results, not hidden
                     errors.append(repr(exc))
                 finally:
                     conn.close()
 
-            threads = [
-                threading.Thread(target=work, args=(i, cookie)) for i, cookie in enumerate(users)
-            ]
+            threads = [threading.Thread(target=work, args=(i,)) for i in range(concurrency)]
             for thread in threads:
                 thread.start()
             barrier.wait()
@@ -421,9 +432,9 @@ class Command(BaseCommand):
             for thread in threads:
                 thread.join()
             seconds = time.perf_counter() - began
-        # Each request claimed one review: the first by claim-next, the rest by decide + claim next.
         return {
-            "reviewers": reviewers,
+            "mode": "decide + claim next" if cycle else "claim next",
+            "reviewers": concurrency,
             "claims": sum(counts),
             "seconds": round(seconds, 2),
             "claims_per_second": round(sum(counts) / seconds, 1),
@@ -452,11 +463,16 @@ class Command(BaseCommand):
     def http_reviewers(self, count):
         """Signed-in sessions (cookie + CSRF token) for `count` bench reviewers."""
         User = get_user_model()
+        names = [f"bench-http-{n:05d}" for n in range(count)]
+        User.objects.bulk_create([User(username=name) for name in names], ignore_conflicts=True)
+        users = list(User.objects.filter(username__in=names).order_by("username"))
         group = Group.objects.get(name=REVIEWERS)
+        User.groups.through.objects.bulk_create(
+            [User.groups.through(user_id=user.pk, group_id=group.pk) for user in users],
+            ignore_conflicts=True,
+        )
         cookies = []
-        for n in range(count):
-            user, _ = User.objects.get_or_create(username=f"bench-http-{n:02d}")
-            user.groups.add(group)
+        for user in users:
             session = SessionStore()
             session[SESSION_KEY] = str(user.pk)
             session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
