@@ -377,8 +377,14 @@ class Command(BaseCommand):
         self.enqueue_fresh(claims + concurrency * 2)
         # Claims left by an earlier run would be handed back instead of new ones: decide them.
         now = timezone.now()
-        HITLReview.objects.filter(claimed_by__username__startswith="bench-http-", status__in=HELD).update(
-            status="completed", approved="yes", reviewed_by=F("claimed_by"), reviewed_at=now, updated_at=now
+        HITLReview.objects.filter(
+            claimed_by__username__startswith="bench-http-", status__in=HELD
+        ).update(
+            status="completed",
+            approved="yes",
+            reviewed_by=F("claimed_by"),
+            reviewed_at=now,
+            updated_at=now,
         )
         cookies = self.http_reviewers(concurrency if cycle else claims)
         queues = [cookies[i::concurrency] for i in range(concurrency)]
