@@ -1,13 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from . import health, views
 from .api import api
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="job-list"), name="home"),
+    path("", views.home, name="home"),
     path("health/", health.health, name="health"),
     path(
         "accounts/login/",

@@ -6,7 +6,7 @@ import sys
 from django.db import OperationalError
 from django.db.models import Count, OuterRef, Subquery
 from django.http import FileResponse, Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -23,6 +23,16 @@ from .queries import distinct_values
 from .roles import READERS, role_required
 
 EXPORT_CHUNK = 2000
+
+
+def home(request):
+    """Each role starts where its work is: reviewers at the queue, managers at the dashboard."""
+    roles = request.roles
+    if "Managers" in roles or "Admins" in roles:
+        return redirect("dashboard")
+    if "Reviewers" in roles:
+        return redirect("review-queue")
+    return redirect("job-list")
 
 
 def server_error(request):

@@ -1384,3 +1384,10 @@ def test_progress_of_a_job_deleted_while_watched_is_a_404_that_reloads_the_page(
     )
     assert response.status_code == 404
     assert response["HX-Refresh"] == "true"  # htmx reloads to the 404 page instead of polling on
+
+
+@pytest.mark.django_db
+def test_each_role_starts_where_its_work_is(reviewer_client, manager_client, admin_client):
+    assert reviewer_client.get("/")["Location"] == reverse("review-queue")
+    assert manager_client.get("/")["Location"] == reverse("dashboard")
+    assert admin_client.get("/")["Location"] == reverse("dashboard")
