@@ -17,8 +17,10 @@ def distinct_values(model, field: str, limit: int = 200) -> list[str]:
     key = f"distinct:{model._meta.db_table}:{field}"
     values = cache.get(key)
     if values is None:
-        values = _from_statistics(model, field)
-        if values is None:
+        connection = connections[router.db_for_read(model)]
+        if connection.vendor == "postgresql":
+            values = _from_statistics_or_column(connection, model, field, limit)
+        else:
             values = list(
                 model.all_objects.exclude(**{f"{field}__isnull": True})
                 .order_by(field)
@@ -30,22 +32,21 @@ def distinct_values(model, field: str, limit: int = 200) -> list[str]:
     return values
 
 
-def _from_statistics(model, field: str) -> list[str] | None:
-    connection = connections[router.db_for_read(model)]
-    if connection.vendor != "postgresql":
-        return None
+def _from_statistics_or_column(connection, model, field: str, limit: int) -> list[str]:
+    """One query: the statistics' values if they cover every row, else (and only then, as
+    COALESCE stops at its first non-null argument) the column's own distinct values."""
+    table = connection.ops.quote_name(model._meta.db_table)
     column = model._meta.get_field(field).column
+    quoted = connection.ops.quote_name(column)
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT most_common_vals::text::text[], most_common_freqs, null_frac
-               FROM pg_stats WHERE tablename = %s AND attname = %s""",
-            [model._meta.db_table, column],
+            f"""SELECT COALESCE(
+                   (SELECT most_common_vals::text::text[] FROM pg_stats
+                     WHERE tablename = %s AND attname = %s
+                       AND (SELECT sum(f) FROM unnest(most_common_freqs) AS f) + null_frac >= 0.999),
+                   (SELECT array_agg(value::text) FROM
+                      (SELECT DISTINCT {quoted} AS value FROM {table} WHERE {quoted} IS NOT NULL LIMIT %s) AS d)
+                )""",
+            [model._meta.db_table, column, limit],
         )
-        row = cursor.fetchone()
-    if row is None or row[0] is None:
-        return None
-    values, frequencies, null_fraction = row
-    # Complete only when the common values (and NULLs) account for every sampled row.
-    if sum(frequencies) + null_fraction < 0.999:
-        return None
-    return list(values)
+        return cursor.fetchone()[0] or []

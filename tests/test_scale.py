@@ -146,7 +146,6 @@ def test_two_app_servers_share_the_cache_through_redis(redis_url):
 @pytest.mark.django_db
 def test_filter_choices_come_from_the_planner_statistics_not_a_scan():
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from mediaanalysis.models import AnalysisJob
     from mediaanalysis.queries import distinct_values
@@ -156,10 +155,9 @@ def test_filter_choices_come_from_the_planner_statistics_not_a_scan():
         make_job(job_type=job_type)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE analysis_jobs")
-    with CaptureQueriesContext(connection) as queries:
-        assert distinct_values(AnalysisJob, "job_type") == ["ocr", "transcription"]
-    assert queries.captured_queries
-    assert not any('FROM "analysis_jobs"' in q["sql"] for q in queries.captured_queries)
+    make_job(job_type="since-the-last-analyze")
+    # Read from the statistics: the value added after ANALYZE is not there (yet).
+    assert distinct_values(AnalysisJob, "job_type") == ["ocr", "transcription"]
 
 
 @pytest.mark.django_db
@@ -169,4 +167,5 @@ def test_filter_choices_read_the_column_when_the_statistics_do_not_hold_every_va
     from tests.conftest import make_job
 
     make_job(job_type="a-new-type")
-    assert distinct_values(AnalysisJob, "job_type") == ["a-new-type"]
+    make_job(job_type="another-type")
+    assert distinct_values(AnalysisJob, "job_type") == ["a-new-type", "another-type"]
