@@ -480,7 +480,3 @@ class ApiToken(models.Model):
             name=name, scope=scope, prefix=raw[:12], token_hash=cls.hash(raw)
         )
         return token, raw
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
