@@ -43,25 +43,33 @@ def _nice_max(value: float) -> float:
     return 40 * magnitude
 
 
-def _frame(title, description, height, body, x_label, y_label):
+def _frame(title, description, body, *, width, height, x_label, x_at, y_label=None, font=11):
+    """The <svg> around a chart: its accessible title and description, and its axis labels."""
     uid = next(_ids)
+    y_axis = ""
+    if y_label:
+        y_mid = (PAD_TOP + height - PAD_BOTTOM) / 2
+        y_axis = format_html(
+            '<text x="12" y="{y}" text-anchor="middle" font-size="{f}" fill="#5f6b7a" transform="rotate(-90 12 {y})">{label}</text>',
+            y=y_mid,
+            f=font,
+            label=y_label,
+        )
     return format_html(
         '<svg viewBox="0 0 {w} {h}" role="img" aria-labelledby="chart-t{uid} chart-d{uid}" xmlns="http://www.w3.org/2000/svg">'
         '<title id="chart-t{uid}">{title}</title><desc id="chart-d{uid}">{desc}</desc>{body}'
-        '<text x="{xl_x}" y="{xl_y}" text-anchor="middle" font-size="11" fill="#5f6b7a">{x_label}</text>'
-        '<text x="12" y="{yl_y}" text-anchor="middle" font-size="11" fill="#5f6b7a" transform="rotate(-90 12 {yl_y})">{y_label}</text>'
-        "</svg>",
-        w=WIDTH,
+        '<text x="{x}" y="{x_y}" text-anchor="middle" font-size="{f}" fill="#5f6b7a">{x_label}</text>{y_axis}</svg>',
+        w=width,
         h=height,
         uid=uid,
         title=title,
         desc=description,
         body=body,
-        xl_x=(PAD_LEFT + WIDTH - PAD_RIGHT) / 2,
-        xl_y=height - 4,
+        x=x_at,
+        x_y=height - 4,
+        f=font,
         x_label=x_label,
-        yl_y=(PAD_TOP + height - PAD_BOTTOM) / 2,
-        y_label=y_label,
+        y_axis=y_axis,
     )
 
 
@@ -125,7 +133,16 @@ def bar_chart(labels, series: list[Series], *, title, x_label, y_label, height=2
     body = mark_safe(
         _y_axis(height, y_max, percent) + "".join(marks) + _x_labels(labels, height, slot)
     )
-    return _frame(title, description or "No data in this window.", height, body, x_label, y_label)
+    return _frame(
+        title,
+        description or "No data in this window.",
+        body,
+        width=WIDTH,
+        height=height,
+        x_label=x_label,
+        x_at=(PAD_LEFT + WIDTH - PAD_RIGHT) / 2,
+        y_label=y_label,
+    )
 
 
 def hbar_chart(rows, *, title, x_label, percent=False, height_per_row=24, width=420):
@@ -148,20 +165,14 @@ def hbar_chart(rows, *, title, x_label, percent=False, height_per_row=24, width=
             + f'<text x="{left + w + 4:.1f}" y="{y + height_per_row / 2 + 4:.1f}" font-size="11" fill="#3c4754">{escape(_fmt(value, percent))}</text>'
         )
     description = ", ".join(f"{label}: {_fmt(value, percent)}" for label, value, _, _ in rows)
-    uid = next(_ids)
-    return format_html(
-        '<svg viewBox="0 0 {w} {h}" role="img" aria-labelledby="chart-t{uid} chart-d{uid}" xmlns="http://www.w3.org/2000/svg">'
-        '<title id="chart-t{uid}">{title}</title><desc id="chart-d{uid}">{desc}</desc>{body}'
-        '<text x="{xl}" y="{xy}" text-anchor="middle" font-size="11" fill="#5f6b7a">{x_label}</text></svg>',
-        w=width,
-        h=height,
-        uid=uid,
-        title=title,
-        desc=description or "No data.",
-        body=mark_safe("".join(parts)),
-        xl=left + plot_w / 2,
-        xy=height - 6,
+    return _frame(
+        title,
+        description or "No data.",
+        mark_safe("".join(parts)),
+        width=width,
+        height=height,
         x_label=x_label,
+        x_at=left + plot_w / 2,
     )
 
 
@@ -206,17 +217,13 @@ def calibration_chart(model: str, buckets: list[dict]):
         for b in buckets
         if b["rate"] is not None
     )
-    uid = next(_ids)
-    return format_html(
-        '<svg viewBox="0 0 {w} {h}" role="img" aria-labelledby="chart-t{uid} chart-d{uid}" xmlns="http://www.w3.org/2000/svg">'
-        '<title id="chart-t{uid}">Calibration of {model}: approval rate by confidence</title><desc id="chart-d{uid}">{desc}</desc>{body}'
-        '<text x="{xl}" y="{xy}" text-anchor="middle" font-size="10" fill="#5f6b7a">confidence</text></svg>',
-        w=width,
-        h=height,
-        uid=uid,
-        model=model,
-        desc=described or "No reviews yet.",
-        body=mark_safe("".join(parts)),
-        xl=left + plot_w / 2,
-        xy=height - 3,
+    return _frame(
+        f"Calibration of {model}: approval rate by confidence",
+        described or "No reviews yet.",
+        mark_safe("".join(parts)),
+        width=width,
+        height=height,
+        x_label="confidence",
+        x_at=left + plot_w / 2,
+        font=10,
     )

@@ -73,15 +73,24 @@ class ListPage:
         return (self.number - 1) * self.per_page + len(self.rows)
 
 
+def count_rows(queryset, *, estimate: bool) -> tuple[int, bool, bool]:
+    """(total, exact, estimated): exact up to COUNT_CAP; beyond it the planner's estimate when
+    `estimate` allows one, else COUNT_CAP itself as a floor. SQLite, which holds
+    development-sized data, is counted exactly."""
+    total, exact = bounded_count(queryset)
+    if exact:
+        return total, True, False
+    if estimate and (planned := planner_estimate(queryset)) is not None:
+        return max(planned, total + 1), False, True
+    if connections[queryset.db].vendor != "postgresql":
+        return queryset.count(), True, False
+    return total, False, False
+
+
 def paginate(queryset, number: int, per_page: int, *, filtered: bool) -> ListPage:
     """One page of `queryset`: three queries (four for a big unfiltered PostgreSQL list)."""
-    total, exact = bounded_count(queryset)
-    estimated = False
-    if not exact:
-        if not filtered and (estimate := planner_estimate(queryset)) is not None:
-            total, estimated = max(estimate, total + 1), True
-        elif connections[queryset.db].vendor != "postgresql":
-            total, exact = queryset.count(), True  # SQLite holds development-sized data
+    # An estimate only for the whole table: a filtered list says "more than COUNT_CAP".
+    total, exact, estimated = count_rows(queryset, estimate=not filtered)
     if exact and total and number > -(-total // per_page):
         number = -(-total // per_page)
     offset = (number - 1) * per_page
@@ -106,10 +115,4 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        total, exact = bounded_count(self.object_list)
-        if exact:
-            return total
-        estimate = planner_estimate(self.object_list)
-        if estimate is None:
-            return self.object_list.count()
-        return max(estimate, total + 1)
+        return count_rows(self.object_list, estimate=True)[0]

@@ -122,6 +122,12 @@ def _review_page(request, review, form=None, status=200, banner=None):
     return render(request, "reviews/review.html", context, status=status)
 
 
+def _require_review(pk) -> None:
+    """404 unless the review exists (and is not deleted): an index lookup, not the page's joins."""
+    if not HITLReview.objects.filter(pk=pk).exists():
+        raise Http404("No such review.")
+
+
 def _get_review(pk) -> HITLReview:
     return get_object_or_404(HITLReview.objects.for_page(), pk=pk)
 
@@ -135,9 +141,7 @@ def review_detail(request, pk):
 @require_POST
 @role_required(DECIDERS)
 def decide(request, pk):
-    # The whole review (four joins) is loaded only when the page must be shown again.
-    if not HITLReview.objects.filter(pk=pk).exists():
-        raise Http404("No such review.")
+    _require_review(pk)  # the whole review is loaded only when the page must be shown again
     form = DecisionForm(request.POST)
     if not form.is_valid():
         # Keep what they typed, as a draft too, and show it back with the errors.
@@ -169,7 +173,7 @@ def decide(request, pk):
 @require_POST
 @role_required(DECIDERS)
 def release(request, pk):
-    _get_review(pk)
+    _require_review(pk)
     try:
         services.release(pk, request.user)
     except services.ClaimLost as lost:
@@ -182,7 +186,7 @@ def release(request, pk):
 @require_POST
 @role_required(DECIDERS)
 def claim(request, pk):
-    _get_review(pk)
+    _require_review(pk)
     try:
         services.claim(pk, request.user)
     except services.ClaimLost as lost:

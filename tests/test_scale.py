@@ -12,6 +12,7 @@ from django.db import connections
 
 from mediaanalysis.db import ReplicaRouter, use_replica
 from tests.conftest import make_result
+from tests.throwaway_postgres import free_port
 
 REDIS = shutil.which("redis-server")
 
@@ -90,12 +91,6 @@ def test_settings_take_the_replica_and_redis_from_the_environment():
         check=True,
     )
     assert out.stdout.split() == ["replica.internal", "django.core.cache.backends.redis.RedisCache"]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
