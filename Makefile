@@ -59,7 +59,7 @@ serve: install
 
 bench: install
 	DEBUG=false SECRET_KEY=bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz ALLOWED_HOSTS="*" SECURE_SSL_REDIRECT=false SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false \
-	  $(PY) -m tests.throwaway_postgres sh -c "$(PY) manage.py migrate -v0 && $(PY) manage.py collectstatic --noinput -v0 && $(PY) manage.py seed_bulk && $(PY) manage.py bench --json bench.json"
+	  $(PY) -m tests.throwaway_postgres --set autovacuum=on sh -c "$(PY) manage.py migrate -v0 && $(PY) manage.py collectstatic --noinput -v0 && $(PY) manage.py seed_bulk && $(PY) manage.py bench --json bench.json"
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-*

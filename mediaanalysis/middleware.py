@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 from django_htmx.http import HttpResponseClientRedirect
 
-from .roles import ADMINS
+from .roles import roles_of
 
 
 def database_unavailable(request):
@@ -55,18 +55,8 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
         return super().handle_no_permission(request, view_func)
 
 
-def _roles(request) -> frozenset[str]:
-    user = request.user
-    if not user.is_authenticated:
-        return frozenset()
-    roles = set(user.groups.values_list("name", flat=True))
-    if user.is_superuser:
-        roles.add(ADMINS)
-    return frozenset(roles)
-
-
 class RoleMiddleware:
-    """`request.roles` (group names, one query when first used); a signed-in user in no group
+    """`request.roles` (group names, read with the user); a signed-in user in no group
     sees the "ask an admin for access" page instead of any page."""
 
     OPEN_PATHS = ("/accounts/", "/health/", "/api/", "/static/")
@@ -75,7 +65,7 @@ class RoleMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request.roles = SimpleLazyObject(lambda: _roles(request))
+        request.roles = SimpleLazyObject(lambda: roles_of(request.user))
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):

@@ -349,7 +349,8 @@ class AnalysisResult(SoftDeleteModel):
             # Not in the seed: the foreign key (seed section 8.2), for a file's results.
             models.Index(fields=["media_file"], name="idx_result_media_file"),
             # The results list: newest first, by model (with confidence for its range filter),
-            # and sorted by confidence (docs/performance.md).
+            # sorted by confidence, and the bounded count of a model + confidence range filter
+            # (docs/performance.md).
             models.Index(
                 fields=["-created_at", "-id"], name="idx_result_live_list", condition=LIVE
             ),
@@ -362,6 +363,11 @@ class AnalysisResult(SoftDeleteModel):
             models.Index(
                 fields=["-confidence_score", "-id"],
                 name="idx_result_live_confidence",
+                condition=LIVE,
+            ),
+            models.Index(
+                fields=["model_used", "confidence_score"],
+                name="idx_result_live_model_confidence",
                 condition=LIVE,
             ),
         ]

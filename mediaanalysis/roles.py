@@ -2,8 +2,11 @@
 
 from functools import wraps
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
+from django.db.models import StringAgg, Value
 
 REVIEWERS, MANAGERS, ADMINS = "Reviewers", "Managers", "Admins"
 
@@ -47,6 +50,34 @@ def ensure_groups(**kwargs) -> None:
     admins.permissions.add(*Permission.objects.using(using).all())
 
 
+class RoleBackend(ModelBackend):
+    """Django's ModelBackend, except that the signed-in user of each request comes with their
+    group names (the roles) from the same query: one query fewer on every page."""
+
+    def get_user(self, user_id):
+        User = get_user_model()
+        try:
+            user = User._default_manager.annotate(
+                group_names=StringAgg("groups__name", Value("\n"), default=Value(""))
+            ).get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
+
+def roles_of(user) -> frozenset[str]:
+    """The user's roles: their groups, and Admins for a superuser."""
+    if not user.is_authenticated:
+        return frozenset()
+    if hasattr(user, "group_names"):  # read with the user by RoleBackend
+        roles = set(filter(None, user.group_names.split("\n")))
+    else:
+        roles = set(user.groups.values_list("name", flat=True))
+    if user.is_superuser:
+        roles.add(ADMINS)
+    return frozenset(roles)
+
+
 # Who may do what on the pages. Checked on the server for every request (`role_required`).
 READERS = frozenset({REVIEWERS, MANAGERS, ADMINS})
 DECIDERS = frozenset({REVIEWERS, ADMINS})
@@ -57,8 +88,8 @@ DASHBOARD_VIEWERS = frozenset({MANAGERS, ADMINS})
 def role_required(allowed: frozenset):
     """Let only users in one of `allowed` groups through; others get 403.
 
-    Reads `request.roles` (one query per request, shared with the navigation), rather than
-    Django's per-permission lookups, which cost two more.
+    Reads `request.roles` (read with the user, shared with the navigation), rather than
+    Django's per-permission lookups, which cost two more queries.
     """
 
     def decorator(view):

@@ -89,6 +89,9 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
 
+# The user of each request is read with their roles (group names) in one query.
+AUTHENTICATION_BACKENDS = ["mediaanalysis.roles.RoleBackend"]
+
 ROOT_URLCONF = "mediaanalysis.urls"
 WSGI_APPLICATION = "mediaanalysis.wsgi.application"
 

@@ -135,13 +135,20 @@ def _take(review: HITLReview, user, now) -> bool:
     return bool(won)
 
 
-# Claim next on PostgreSQL in one statement: lock the head of the queue (skipping rows others
-# are claiming), claim it, and record the audit event. It reads idx_hitl_queue in order; the
-# ORs of equalities (not IN) are what lets the planner prove the partial index applies.
-CLAIM_HEAD_OF_QUEUE = """
-WITH head AS (
+# Claim next on PostgreSQL in one statement: the review the reviewer already holds, if any;
+# else lock the head of the queue (skipping rows others are claiming), claim it, and record the
+# audit event. The head is read from idx_hitl_queue in order; the ORs of equalities (not IN)
+# are what lets the planner prove the partial index applies.
+CLAIM_NEXT = """
+WITH held AS (
+    SELECT *, NULL::integer AS previous_holder FROM hitl_reviews
+     WHERE claimed_by = %(user)s AND status IN ('claimed', 'reviewing')
+       AND claim_expires_at > %(now)s AND deleted_at IS NULL
+     LIMIT 1
+), head AS (
     SELECT id, claimed_by FROM hitl_reviews
-     WHERE deleted_at IS NULL
+     WHERE NOT EXISTS (SELECT FROM held)
+       AND deleted_at IS NULL
        AND (status = 'pending'
             OR (status = 'claimed' AND claim_expires_at <= %(now)s)
             OR (status = 'reviewing' AND claim_expires_at <= %(now)s))
@@ -164,13 +171,8 @@ WITH head AS (
                 ELSE jsonb_build_object('previous_holder', previous_holder) END
       FROM taken
 )
-SELECT * FROM taken
+SELECT * FROM held UNION ALL SELECT * FROM taken
 """
-
-
-def _take_head_of_queue(user, now) -> HITLReview | None:
-    params = {"user": user.pk, "now": now, "expires": now + claim_ttl()}
-    return next(iter(HITLReview.objects.raw(CLAIM_HEAD_OF_QUEUE, params)), None)
 
 
 def claim_next(user) -> HITLReview | None:
@@ -178,11 +180,12 @@ def claim_next(user) -> HITLReview | None:
     now = timezone.now()
     with transaction.atomic():
         _lock_reviewer(user)
-        held = HITLReview.objects.held_by(user, now).first()
-        if held is not None:
+        if connection.vendor == "postgresql":
+            params = {"user": user.pk, "now": now, "expires": now + claim_ttl()}
+            if review := next(iter(HITLReview.objects.raw(CLAIM_NEXT, params)), None):
+                return review
+        elif held := HITLReview.objects.held_by(user, now).first():
             return held
-        if connection.vendor == "postgresql" and (taken := _take_head_of_queue(user, now)):
-            return taken
         # SKIP LOCKED: concurrent reviewers each take a different head of the queue.
         for _attempt in range(10):
             candidate = (

@@ -3,7 +3,8 @@
 With DATABASE_URL set, the command runs against that database as it is. Otherwise a cluster is
 made in a temporary directory from the local server binaries (initdb, then pg_ctl on a free port
 with fsync off), DATABASE_URL points at it for the command, and it is stopped and removed after.
-A missing PostgreSQL is an error, never a silent skip.
+A missing PostgreSQL is an error, never a silent skip. `--set name=value` (repeatable, before
+the command) adds a server setting, e.g. `--set autovacuum=on` for the benchmark.
 """
 
 import contextlib
@@ -124,11 +125,15 @@ def throwaway_cluster(**settings: str):
 
 
 def main(argv: list[str]) -> int:
+    settings = {}
+    while argv[:1] == ["--set"] and len(argv) > 1:  # --set name=value: a server setting
+        name, _, value = argv[1].partition("=")
+        settings[name], argv = value, argv[2:]
     if not argv:
         sys.exit(__doc__)
     if os.environ.get("DATABASE_URL"):
         return subprocess.call(argv)
-    with throwaway_cluster() as cluster:
+    with throwaway_cluster(**settings) as cluster:
         print(f"throwaway PostgreSQL at {cluster.url}", file=sys.stderr)
         return subprocess.call(argv, env={**os.environ, "DATABASE_URL": cluster.url})
 

@@ -8,10 +8,12 @@ baseline for the jobs and results lists. Claims are measured over HTTP against g
 1, 4 and 16 concurrent reviewers; afterwards the database is checked for double claims.
 """
 
+import argparse
 import http.client
 import json
 import os
 import platform
+import re
 import secrets
 import signal
 import socket
@@ -42,6 +44,7 @@ from reviews import services
 from reviews.models import HELD, HITLReview, ReviewEvent
 
 BASE_DIR = Path(settings.BASE_DIR)
+REVIEW_URL = re.compile(r"^/reviews/(\d+)/$")
 
 
 class QueryRecorder:
@@ -79,6 +82,18 @@ class Command(BaseCommand):
         parser.add_argument("--warmup", type=int, default=3)
         parser.add_argument("--claims", type=int, default=2000, help="claims per concurrency level")
         parser.add_argument("--concurrency", default="1,4,16")
+        parser.add_argument(
+            "--rate",
+            type=float,
+            default=400,
+            help="also claim at this steady rate (claims/s) with the most clients; 0: don't",
+        )
+        parser.add_argument(
+            "--cycle",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="also run the reviewer cycle (decide + claim next)",
+        )
         parser.add_argument("--skip-claims", action="store_true", help="no gunicorn run")
         parser.add_argument("--skip-pages", action="store_true", help="only the claims over HTTP")
         parser.add_argument("--json", dest="json_path", help="write the results here as JSON")
@@ -90,6 +105,8 @@ class Command(BaseCommand):
         warmup,
         claims,
         concurrency,
+        rate,
+        cycle,
         skip_claims,
         skip_pages,
         json_path,
@@ -117,15 +134,20 @@ class Command(BaseCommand):
             report["ratios"] = self.ratios(report["pages"])
             self.print_ratios(report["ratios"])
         if not skip_claims:
-            for cycle in (False, True):
-                for level in [int(n) for n in concurrency.split(",") if n.strip()]:
-                    row = self.claim_run(level, claims, cycle=cycle)
-                    report["claims"].append(row)
-                    self.stdout.write(
-                        f"{row['mode']:<20} x{level:>2}: {row['claims']:,} claims in {row['seconds']:.1f} s"
-                        f" = {row['claims_per_second']:.0f}/s, p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms,"
-                        f" double claims: {row['double_claims']}, errors: {len(row['errors'])}"
-                    )
+            levels = [int(n) for n in concurrency.split(",") if n.strip()]
+            runs = [(level, False, None) for level in levels]
+            runs += [(max(levels), False, rate)] if rate else []
+            runs += [(level, True, None) for level in levels] if cycle else []
+            for level, in_cycle, at_rate in runs:
+                row = self.claim_run(level, claims, cycle=in_cycle, rate=at_rate)
+                report["claims"].append(row)
+                cpu = ", ".join(f"{k} {v}" for k, v in row["cpu_ms_per_claim"].items())
+                self.stdout.write(
+                    f"{row['mode']:<24} x{level:>2}: {row['claims']:,} claims in {row['seconds']:.1f} s"
+                    f" = {row['claims_per_second']:.0f}/s, p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms,"
+                    f" double claims: {row['double_claims']}, errors: {len(row['errors'])};"
+                    f" CPU ms per claim: {cpu}"
+                )
         if json_path:
             Path(json_path).write_text(json.dumps(report, indent=2, default=str))
             self.stdout.write(f"Wrote {json_path}")
@@ -361,13 +383,18 @@ class Command(BaseCommand):
         )[:count]
         services.enqueue(ids, priority=100)
 
-    def claim_run(self, concurrency, claims, cycle=False):
+    def claim_run(self, concurrency, claims, cycle=False, rate=None):
         """`concurrency` clients POST claim-next at once, `claims` times in all.
 
         Plain: every request claims for a reviewer of its own (a signed-in bench user), so each
         request is one claim and nothing else. Cycle: each client is one reviewer who decides
         every review it gets, and the decision takes them to their next claim (decide + claim
         next in one request), as a reviewer works.
+
+        Without `rate`, each client sends its next request as soon as the last one is answered:
+        the most the server can do. With `rate` (claims/s in all), each client sends on a fixed
+        schedule, and a request's time is counted from when it was due, so a server that falls
+        behind shows it in the p95 (no coordinated omission).
         """
         self.enqueue_fresh(claims + concurrency * 2)
         # Claims left by an earlier run would be handed back instead of new ones: decide them.
@@ -381,14 +408,15 @@ class Command(BaseCommand):
             reviewed_at=now,
             updated_at=now,
         )
-        cookies = self.http_reviewers(concurrency if cycle else claims)
+        per_client = -(-claims // concurrency)
+        cookies = self.http_reviewers(concurrency if cycle else per_client * concurrency)
         queues = [cookies[i::concurrency] for i in range(concurrency)]
+        interval = concurrency / rate if rate else 0  # between one client's requests
         port = free_port()
         started_at = timezone.now()
         latencies, errors = [], []
         counts = [0] * concurrency
-        per_client = -(-claims // concurrency)
-        with gunicorn(port):
+        with gunicorn(port) as server:
             barrier = threading.Barrier(concurrency + 1)
 
             def work(index):
@@ -404,20 +432,24 @@ class Command(BaseCommand):
                             "X-CSRFToken": cookie.split("csrftoken=")[1],
                             "Content-Type": "application/x-www-form-urlencoded",
                         }
-                        began = time.perf_counter()
+                        due = began + (counts[index] + index / concurrency) * interval
+                        if (wait := due - time.perf_counter()) > 0:
+                            time.sleep(wait)
+                        sent = time.perf_counter()
                         conn.request("POST", path, body=body, headers=headers)
                         response = conn.getresponse()
                         response.read()
-                        latencies.append(time.perf_counter() - began)
+                        latencies.append(time.perf_counter() - (due if rate else sent))
                         location = response.getheader("Location", "")
-                        if response.status != 302 or location.rstrip("/").endswith("/reviews"):
+                        # Only a redirect to a review page is a claim (not the queue, when it
+                        # is empty, nor the login page).
+                        if response.status != 302 or not (claimed := REVIEW_URL.match(location)):
                             errors.append((response.status, location))
                             return
                         counts[index] += 1
                         if cycle:
-                            review = location.rstrip("/").rsplit("/", 1)[1]
                             path, body = (
-                                f"/reviews/{review}/decide/",
+                                f"/reviews/{claimed[1]}/decide/",
                                 "approved=yes&reviewer_notes=bench",
                             )
                 except Exception as exc:  # reported with the results, not hidden
@@ -428,22 +460,52 @@ class Command(BaseCommand):
             threads = [threading.Thread(target=work, args=(i,)) for i in range(concurrency)]
             for thread in threads:
                 thread.start()
-            barrier.wait()
+            cpu_before = self.cpu_seconds(server.pid)
             began = time.perf_counter()
+            barrier.wait()
             for thread in threads:
                 thread.join()
             seconds = time.perf_counter() - began
+            cpu_after = self.cpu_seconds(server.pid)
+        done = sum(counts)
         return {
-            "mode": "decide + claim next" if cycle else "claim next",
+            "mode": ("decide + claim next" if cycle else "claim next")
+            + (f" at {rate:g}/s" if rate else ""),
             "reviewers": concurrency,
-            "claims": sum(counts),
+            "claims": done,
             "seconds": round(seconds, 2),
-            "claims_per_second": round(sum(counts) / seconds, 1),
+            "claims_per_second": round(done / seconds, 1),
             "p50_ms": ms(statistics.median(latencies)) if latencies else None,
             "p95_ms": ms(p95(latencies)),
+            # Where the machine's time goes, per claim: gunicorn, PostgreSQL, and this client.
+            "cpu_ms_per_claim": {
+                part: round((cpu_after[part] - cpu_before[part]) / max(done, 1) * 1000, 2)
+                for part in cpu_before
+            },
             "errors": errors[:5],
             "double_claims": self.double_claims(started_at),
         }
+
+    @staticmethod
+    def cpu_seconds(server_pid) -> dict:
+        """CPU time (user + system) so far of gunicorn (master and workers), of the PostgreSQL
+        processes on this machine, and of this process. Linux (/proc) only."""
+        tick = os.sysconf("SC_CLK_TCK")
+        cpu = {"gunicorn": 0.0, "postgresql": 0.0}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid, rest = stat.read_text().split(" (", 1)
+            except OSError:  # the process has gone
+                continue
+            name, fields = rest.rsplit(") ", 1)
+            fields = fields.split()
+            used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            if int(pid) == server_pid or int(fields[1]) == server_pid:
+                cpu["gunicorn"] += used
+            elif name == "postgres":
+                cpu["postgresql"] += used
+        cpu["bench client"] = time.process_time()
+        return cpu
 
     def double_claims(self, since) -> int:
         """Reviews claimed more than once, or decided by someone other than their claimant."""
@@ -476,7 +538,7 @@ class Command(BaseCommand):
         for user in users:
             session = SessionStore()
             session[SESSION_KEY] = str(user.pk)
-            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.create()
             csrf = secrets.token_hex(16)
@@ -498,7 +560,7 @@ def gunicorn(port):
     env = {
         **os.environ,
         "DEBUG": "false",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", secrets.token_urlsafe(50)),
+        "SECRET_KEY": settings.SECRET_KEY,  # it signs the sessions made here
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "SESSION_COOKIE_SECURE": "false",
@@ -539,7 +601,7 @@ def gunicorn(port):
                 time.sleep(0.2)
         else:
             raise CommandError("gunicorn did not start: " + process.stderr.read1().decode())
-        yield
+        yield process
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

@@ -126,7 +126,9 @@ class PostgresLoader:
         with transaction.atomic(), connection.cursor() as cursor:
             self.cursor = cursor
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            cursor.execute("SET LOCAL synchronous_commit = off")
+            # VACUUM below can mark a page all-visible (what index-only scans need) only once
+            # this commit is flushed (see there).
+            cursor.execute("SET LOCAL synchronous_commit = on")
             # Check foreign keys per statement: indexes cannot be built while checks are pending.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SELECT setseed(%s)", [(self.seed % 1000) / 1000])
@@ -142,10 +144,14 @@ class PostgresLoader:
             for definition in indexes:
                 cursor.execute(definition)
         # VACUUM also sets the visibility map, which index-only scans of the list pages need.
+        # It can mark a page all-visible only once the commits of its rows' transactions (and
+        # of those that share their commit-log group) are flushed: so ANALYZE, whose commit
+        # may be asynchronous, runs after every VACUUM.
         self.bar.set_description("vacuum analyze")
         with connection.cursor() as cursor:
             for table in TABLES:
-                cursor.execute(f"VACUUM (ANALYZE) {table}")
+                cursor.execute(f"VACUUM {table}")
+            cursor.execute(f"ANALYZE {', '.join(TABLES)}")
 
     def drop_secondary_indexes(self) -> list[str]:
         """Drop the plain indexes of the loaded tables (not those behind constraints); return
@@ -162,7 +168,12 @@ class PostgresLoader:
         return [definition for definition, _, _ in rows]
 
     def next_id(self, table) -> int:
-        self.cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")
+        """The id of the first row loaded: the sequence is set to follow the highest id, so
+        the loaded rows' ids run on from it without gaps (rows refer to each other by them)."""
+        self.cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1,"
+            f" false) FROM {table}"
+        )
         return self.cursor.fetchone()[0]
 
     def chunks(self, total, label, sql, params):
@@ -300,7 +311,7 @@ class PostgresLoader:
                        CASE WHEN st <> 'pending' THEN who END,
                        CASE WHEN st <> 'pending' THEN claimed END,
                        CASE WHEN st = 'completed' THEN claimed + interval '15 minutes'
-                            WHEN st <> 'pending' AND r < 0.985 THEN now() + interval '10 minutes'
+                            WHEN st <> 'pending' AND g %% 50 <> 3 THEN now() + interval '10 minutes'
                             WHEN st <> 'pending' THEN now() - interval '5 minutes' END,
                        CASE WHEN st = 'completed' THEN (ARRAY['Looks right.', 'Second speaker missing.', 'Wrong language.', ''])[1 + g %% 4] END,
                        CASE WHEN decision = 'needs_changes' THEN '{{"language": "de"}}'::jsonb END,
@@ -310,8 +321,8 @@ class PostgresLoader:
                 FROM (SELECT g, r, %(result_base)s + (g - 1) * %(step)s AS rid,
                              ({reviewers})[1 + g %% {len(self.reviewers)}] AS who,
                              now() - random() * %(days)s * interval '1 day' AS enqueued,
-                             CASE WHEN r < 0.80 THEN 'completed' WHEN r < 0.95 THEN 'pending'
-                                  WHEN r < 0.97 THEN 'reviewing' ELSE 'claimed' END AS st,
+                             CASE WHEN g %% 50 IN (1, 3) THEN 'claimed' WHEN g %% 50 = 2 THEN 'reviewing'
+                                  WHEN r < 0.80 THEN 'completed' ELSE 'pending' END AS st,
                              CASE WHEN r < 0.5 THEN 'yes' WHEN r < 0.68 THEN 'no' ELSE 'needs_changes' END AS decision
                       FROM (SELECT g, random() AS r FROM generate_series(%(lo)s, %(hi)s) g) x) s
                 CROSS JOIN LATERAL (SELECT least(now(), s.enqueued + random() * interval '6 hours') AS claimed) c""",
@@ -332,7 +343,7 @@ class PostgresLoader:
         """One file in a thousand is soft-deleted, with its jobs, results and reviews (one stamp)."""
         self.bar.set_description("soft deletes")
         for sql in (
-            "UPDATE media_files SET deleted_at = now() WHERE id >= %(f)s AND id %% 1000 = 0",
+            "UPDATE media_files SET deleted_at = now() WHERE id >= %(f)s AND (id - %(f)s) %% 1000 = 0",
             "UPDATE analysis_jobs j SET deleted_at = f.deleted_at FROM media_files f WHERE j.media_file_id = f.id AND f.deleted_at IS NOT NULL AND j.id >= %(j)s",
             "UPDATE analysis_results r SET deleted_at = j.deleted_at FROM analysis_jobs j WHERE r.job_id = j.id AND j.deleted_at IS NOT NULL AND r.id >= %(r)s",
             "UPDATE hitl_reviews v SET deleted_at = r.deleted_at FROM analysis_results r WHERE v.analysis_result_id = r.id AND r.deleted_at IS NOT NULL AND v.id >= %(v)s",
@@ -432,6 +443,8 @@ class OrmLoader:
                     "id", "reviewed_by", "reviewed_at"
                 )
             )
+            # One file in a thousand is soft-deleted, with its jobs, results and reviews.
+            MediaFile.objects.filter(pk__in=[pk for pk, _ in files[::1000]]).soft_delete(self.now)
 
     def save(self, model, objects):
         batch = []
@@ -496,6 +509,16 @@ class OrmLoader:
         r = self.rng.random()
         enqueued = self.when()
         who = self.reviewers[n % len(self.reviewers)]
+        if n % 50 in (1, 2, 3):  # claimed, being reviewed, and a claim that has expired
+            expires = self.now + timedelta(minutes=-5 if n % 50 == 3 else 10)
+            return HITLReview(
+                analysis_result_id=result_id,
+                status="reviewing" if n % 50 == 2 else "claimed",
+                claimed_by_id=who,
+                claimed_at=expires - timedelta(minutes=15),
+                claim_expires_at=expires,
+                created_at=enqueued,
+            )
         if r < 0.8:
             decision = "yes" if r < 0.5 else "no" if r < 0.68 else "needs_changes"
             claimed = enqueued + timedelta(minutes=self.rng.uniform(1, 360))
