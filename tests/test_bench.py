@@ -108,6 +108,7 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(tmp
         "dashboard, warm (30 days)",
         "stock admin jobs changelist",
         "stock admin results changelist",
+        "a missing job (404 page)",
     ]:
         row = pages[name]
         assert row["runs"] >= 3 and row["median_ms"] > 0 and row["p95_ms"] >= row["median_ms"]

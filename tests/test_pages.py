@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from urllib.parse import unquote
 
 import pytest
+from django.db import connection
 from django.http import FileResponse, StreamingHttpResponse
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
@@ -1391,3 +1393,30 @@ def test_each_role_starts_where_its_work_is(reviewer_client, manager_client, adm
     assert reviewer_client.get("/")["Location"] == reverse("review-queue")
     assert manager_client.get("/")["Location"] == reverse("dashboard")
     assert admin_client.get("/")["Location"] == reverse("dashboard")
+
+
+@pytest.mark.django_db
+def test_a_page_reads_the_signed_in_user_with_their_roles_in_one_query(manager_client):
+    with CaptureQueriesContext(connection) as queries:
+        assert manager_client.get("/jobs/").status_code == 200
+    about_the_user = [q["sql"] for q in queries if "auth_" in q["sql"]]
+    assert len(about_the_user) == 1
+    assert "auth_group" in about_the_user[0] and "auth_user" in about_the_user[0]
+
+
+@pytest.mark.django_db
+def test_a_user_taken_out_of_their_group_loses_access_at_their_next_request(manager):
+    client = client_for(manager)
+    assert client.get("/jobs/").status_code == 200
+    manager.groups.clear()
+    response = client.get("/jobs/")
+    assert response.status_code == 403
+    assert "Ask an admin for access" in response.text
+
+
+@pytest.mark.django_db
+def test_a_deactivated_user_is_signed_out_at_their_next_request(manager):
+    client = client_for(manager)
+    manager.is_active = False
+    manager.save()
+    assert client.get("/jobs/")["Location"] == "/accounts/login/?next=/jobs/"

@@ -5,7 +5,8 @@ in as the role that uses them. For each: the median and p95 server time over --r
 warm-up, the queries and the time spent in them, and the same queries replayed directly
 through psycopg (page time / raw SQL time). A stock ModelAdmin on a separate admin site is the
 baseline for the jobs and results lists. Claims are measured over HTTP against gunicorn with
-1, 4 and 16 concurrent reviewers; afterwards the database is checked for double claims.
+1, 4 and 16 concurrent reviewers as fast as they can go, then at steady rates; afterwards the
+database is checked for double claims.
 """
 
 import argparse
@@ -84,9 +85,14 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", default="1,4,16")
         parser.add_argument(
             "--rate",
-            type=float,
-            default=400,
-            help="also claim at this steady rate (claims/s) with the most clients; 0: don't",
+            default="400,200",
+            help="also claim at these steady rates (claims/s) with the most clients; 0: don't",
+        )
+        parser.add_argument(
+            "--plain",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="claim next alone, a fresh reviewer for each claim",
         )
         parser.add_argument(
             "--cycle",
@@ -106,6 +112,7 @@ class Command(BaseCommand):
         claims,
         concurrency,
         rate,
+        plain,
         cycle,
         skip_claims,
         skip_pages,
@@ -135,8 +142,8 @@ class Command(BaseCommand):
             self.print_ratios(report["ratios"])
         if not skip_claims:
             levels = [int(n) for n in concurrency.split(",") if n.strip()]
-            runs = [(level, False, None) for level in levels]
-            runs += [(max(levels), False, rate)] if rate else []
+            runs = [(level, False, None) for level in levels] if plain else []
+            runs += [(max(levels), False, float(r)) for r in rate.split(",") if float(r) > 0]
             runs += [(level, True, None) for level in levels] if cycle else []
             for level, in_cycle, at_rate in runs:
                 row = self.claim_run(level, claims, cycle=in_cycle, rate=at_rate)
@@ -233,6 +240,9 @@ class Command(BaseCommand):
         ]
         for name, user, url in pages:
             yield self.measure(name, user, url)
+        # The fixed cost of any signed-in page: the request cycle, the user and their roles,
+        # one lookup, and the base template. No page can take less.
+        yield self.measure("a missing job (404 page)", manager, "/jobs/0/", codes=(404,))
         yield self.measure("dashboard, cold (24 h)", manager, "/dashboard/?window=24h", cold=True)
         yield self.measure(
             "dashboard, cold (30 days)", manager, "/dashboard/?window=30d", cold=True
@@ -240,12 +250,12 @@ class Command(BaseCommand):
         yield self.measure("dashboard, warm (30 days)", manager, "/dashboard/?window=30d")
         yield self.measure_claims_in_process(reviewer)
 
-    def measure(self, name, user, url, cold=False):
+    def measure(self, name, user, url, cold=False, codes=(200,)):
         client = Client()
         client.force_login(user)
         runs, warmup = (max(3, self.runs // 5), 1) if cold else (self.runs, self.warmup)
         for _ in range(warmup):
-            self.expect_ok(client.get(url), name)
+            self.expect_ok(client.get(url), name, codes)
         timings, recorders = [], []
         for _ in range(runs):
             if cold:
@@ -254,7 +264,7 @@ class Command(BaseCommand):
             recorder = QueryRecorder()
             with connection.execute_wrapper(recorder):
                 started = time.perf_counter()
-                self.expect_ok(client.get(url), name)
+                self.expect_ok(client.get(url), name, codes)
                 timings.append(time.perf_counter() - started)
             recorders.append(recorder)
         return self.summarise(name, url, timings, recorders)
@@ -375,13 +385,18 @@ class Command(BaseCommand):
     # Claims over HTTP
 
     def enqueue_fresh(self, count):
-        """Open `count` pending reviews on results that have none open."""
+        """Open `count` pending reviews on results that have none open (in batches: one
+        enqueue opens at most ENQUEUE_LIMIT)."""
         ids = list(
             AnalysisResult.objects.exclude(reviews__status__in=["pending", "claimed", "reviewing"])
             .order_by("-id")
             .values_list("pk", flat=True)[: count * 2]
-        )[:count]
-        services.enqueue(ids, priority=100)
+        )
+        opened = 0
+        while opened < count and ids:
+            batch = ids[: min(services.ENQUEUE_LIMIT, count - opened)]
+            ids = ids[len(batch) :]
+            opened += services.enqueue(batch, priority=100)
 
     def claim_run(self, concurrency, claims, cycle=False, rate=None):
         """`concurrency` clients POST claim-next at once, `claims` times in all.
@@ -500,10 +515,15 @@ class Command(BaseCommand):
             name, fields = rest.rsplit(") ", 1)
             fields = fields.split()
             used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-            if int(pid) == server_pid or int(fields[1]) == server_pid:
+            # ... and of the children it has reaped: recycled gunicorn workers, and PostgreSQL
+            # backends whose connections the pool has closed.
+            reaped = (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime
+            if int(pid) == server_pid:
+                cpu["gunicorn"] += used + reaped
+            elif int(fields[1]) == server_pid:
                 cpu["gunicorn"] += used
             elif name == "postgres":
-                cpu["postgresql"] += used
+                cpu["postgresql"] += used + reaped
         cpu["bench client"] = time.process_time()
         return cpu
 
