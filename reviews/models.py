@@ -144,6 +144,7 @@ class HITLReview(SoftDeleteModel):
         on_delete=models.PROTECT,
         related_name="+",
         db_column="reviewed_by",
+        db_index=False,  # idx_hitl_reviewer_recent leads with it
     )
 
     objects = AliveManager.from_queryset(HITLReviewQuerySet)()
@@ -167,6 +168,9 @@ class HITLReview(SoftDeleteModel):
                 condition=Q(status__in=OPEN, deleted_at__isnull=True),
             ),
             models.Index(fields=["reviewed_at"], name="idx_hitl_reviewed_at"),
+            # A reviewer's recent decisions on the queue page (docs/performance.md); it also
+            # serves the foreign key.
+            models.Index(fields=["reviewed_by", "-reviewed_at"], name="idx_hitl_reviewer_recent"),
         ]
         constraints = [
             models.UniqueConstraint(
