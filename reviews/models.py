@@ -62,16 +62,17 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
         return self.alive().filter(status__in=HELD, claim_expires_at__lte=now)
 
     def queue_counts(self, user, now) -> dict:
-        """The queue page's figures, in two index-served queries: the open reviews (a small
-        part of the table), and today's decisions (a range of idx_hitl_reviewed_at)."""
+        """The queue page's figures, each counted in one index: pending reviews and held
+        claims (idx_hitl_open_status, without visiting the table), and today's decisions (a
+        range of idx_hitl_reviewed_at)."""
         expired = Q(claim_expires_at__lte=now)
-        counts = (
+        counts = {"pending": self.alive().filter(status=ReviewStatus.PENDING).count()}
+        counts |= (
             self.alive()
-            .open()
-            .aggregate(
-                pending=Count("pk", filter=Q(status=ReviewStatus.PENDING)),
-                claimed=Count("pk", filter=Q(status__in=HELD) & ~expired),
-                expired=Count("pk", filter=Q(status__in=HELD) & expired),
+            .filter(status__in=HELD)
+            .aggregate(  # a held claim always has an expiry (hitl_claim_has_holder)
+                claimed=Count("claim_expires_at", filter=~expired),
+                expired=Count("claim_expires_at", filter=expired),
             )
         )
         today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -168,6 +169,12 @@ class HITLReview(SoftDeleteModel):
                 condition=Q(status__in=OPEN, deleted_at__isnull=True),
             ),
             models.Index(fields=["reviewed_at"], name="idx_hitl_reviewed_at"),
+            # The queue page's counts of pending reviews and of live and expired claims.
+            models.Index(
+                fields=["status", "claim_expires_at"],
+                name="idx_hitl_open_status",
+                condition=Q(status__in=OPEN, deleted_at__isnull=True),
+            ),
             # A reviewer's recent decisions on the queue page (docs/performance.md); it also
             # serves the foreign key.
             models.Index(fields=["reviewed_by", "-reviewed_at"], name="idx_hitl_reviewer_recent"),
