@@ -2,21 +2,26 @@
 
 A page fetches one row more than it shows, to know whether a next page exists. The total is
 counted exactly up to COUNT_CAP rows; past that, an unfiltered list shows PostgreSQL's planner
-estimate (and says so), and a filtered list says "more than COUNT_CAP".
+estimate (and says so; reused for ESTIMATE_SECONDS), and a filtered list says "more than
+COUNT_CAP".
 """
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
 
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connections
 
 COUNT_CAP = 10_000
+ESTIMATE_SECONDS = 60  # how long a big list's estimated total is reused
 
 
-def bounded_count(queryset, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """Count up to `cap` rows; return (count, exact)."""
+def bounded_count(queryset, cap: int | None = None) -> tuple[int, bool]:
+    """Count up to `cap` (COUNT_CAP) rows; return (count, exact)."""
+    cap = cap or COUNT_CAP
     # Only the key: the list's joins and annotations would be computed for every counted row.
     count = queryset.values("pk").order_by()[: cap + 1].count()
     return (count, True) if count <= cap else (cap, False)
@@ -77,18 +82,28 @@ def count_rows(queryset, *, estimate: bool) -> tuple[int, bool, bool]:
     """(total, exact, estimated): exact up to COUNT_CAP; beyond it the planner's estimate when
     `estimate` allows one, else COUNT_CAP itself as a floor. SQLite, which holds
     development-sized data, is counted exactly."""
+    key = None
+    if estimate and connections[queryset.db].vendor == "postgresql":
+        # A big list's estimated total is reused for a minute: two queries fewer per page.
+        sql, params = queryset.values("pk").order_by().query.sql_with_params()
+        key = "list-estimate:" + hashlib.sha256(f"{sql}{params!r}".encode()).hexdigest()
+        if (cached := cache.get(key)) is not None:
+            return cached, False, True
     total, exact = bounded_count(queryset)
     if exact:
         return total, True, False
-    if estimate and (planned := planner_estimate(queryset)) is not None:
-        return max(planned, total + 1), False, True
+    if key and (planned := planner_estimate(queryset)) is not None:
+        total = max(planned, total + 1)
+        cache.set(key, total, ESTIMATE_SECONDS)
+        return total, False, True
     if connections[queryset.db].vendor != "postgresql":
         return queryset.count(), True, False
     return total, False, False
 
 
 def paginate(queryset, number: int, per_page: int, *, filtered: bool) -> ListPage:
-    """One page of `queryset`: three queries (four for a big unfiltered PostgreSQL list)."""
+    """One page of `queryset`: three queries (four for a big unfiltered PostgreSQL list, two
+    while its estimated total is cached)."""
     # An estimate only for the whole table: a filtered list says "more than COUNT_CAP".
     total, exact, estimated = count_rows(queryset, estimate=not filtered)
     if exact and total and number > -(-total // per_page):
