@@ -43,7 +43,7 @@ from django.utils import timezone
 from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
 from reviews import services
-from reviews.models import HELD, HITLReview, ReviewEvent
+from reviews.models import HELD, OPEN, HITLReview, ReviewEvent
 
 BASE_DIR = Path(settings.BASE_DIR)
 REVIEW_URL = re.compile(r"^/reviews/(\d+)/$")
@@ -392,7 +392,7 @@ class Command(BaseCommand):
         """Open `count` pending reviews on results that have none open (in batches: one
         enqueue opens at most ENQUEUE_LIMIT)."""
         ids = list(
-            AnalysisResult.objects.exclude(reviews__status__in=["pending", "claimed", "reviewing"])
+            AnalysisResult.objects.exclude(reviews__status__in=OPEN)
             .order_by("-id")
             .values_list("pk", flat=True)[: count * 2]
         )

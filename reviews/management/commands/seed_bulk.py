@@ -22,6 +22,8 @@ from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile, UserSes
 from mediaanalysis.roles import REVIEWERS, ensure_groups
 from reviews.models import HITLReview, ReviewEvent
 
+from .seed_demo import ERRORS  # the same failure messages as the demo data
+
 CHUNK = 100_000
 TABLES = [
     "user_sessions",
@@ -39,13 +41,6 @@ KINDS = [
     ("audio", "transcription", "audio", ["whisper-large-v3", "whisper-medium"], "audio/mpeg"),
     ("document", "document_ocr", "document", ["tesseract-5", "gpt-4o-mini"], "application/pdf"),
     ("image", "image_captioning", "image", ["llava-1.6-34b", "blip2-opt"], "image/jpeg"),
-]
-ERRORS = [
-    "ffmpeg exited with code 1: Invalid data found when processing input",
-    "Timeout after 600s waiting for model response",
-    "CUDA out of memory. Tried to allocate 2.00 GiB",
-    "Unsupported codec: prores_ks",
-    "Rate limited by upstream model API (429)",
 ]
 
 
