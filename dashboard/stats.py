@@ -10,8 +10,8 @@ from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q
 from django.db.models.functions import Cast, Floor, Least, TruncDay, TruncHour
 from django.utils import timezone
 
-from mediaanalysis.models import AnalysisJob, AnalysisResult, ProcessingStatus
-from mediaanalysis.queries import distinct_values
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, ProcessingStatus
+from mediaanalysis.pipeline.queries import distinct_values
 from reviews.models import HELD, Decision, HITLReview, ReviewEvent, ReviewStatus
 
 from .aggregates import Percentile, Percentiles, Seconds

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from mediaanalysis.db import use_replica
-from mediaanalysis.models import AnalysisJob, AnalysisResult
-from mediaanalysis.queries import distinct_values
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult
+from mediaanalysis.pipeline.queries import distinct_values
 from mediaanalysis.roles import DASHBOARD_VIEWERS, role_required
 
 from .charts import Series, bar_chart, calibration_chart, hbar_chart

@@ -2,9 +2,15 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-class MediaAnalysisConfig(AppConfig):
+class ProjectConfig(AppConfig):
+    """The project package as an app: its commands (seeding, bench) and template tags.
+
+    Its label is not `mediaanalysis`: the pipeline app keeps that one (docs/architecture.md).
+    """
+
     name = "mediaanalysis"
-    verbose_name = "Media analysis"
+    label = "project"
+    verbose_name = "Media Analysis Dashboard"
 
     def ready(self):
         from .roles import ensure_groups

@@ -68,8 +68,10 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "ninja",
-    "mediaanalysis",
+    "mediaanalysis",  # the project package: commands, template tags (label "project")
+    "mediaanalysis.pipeline",  # the pipeline's tables (label "mediaanalysis")
     "reviews",
+    "pages",
     "dashboard",
 ]
 

@@ -3,8 +3,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
 
-from mediaanalysis.admin import BOTH, AnalysisResultAdmin, SoftDeleteAdmin
-from mediaanalysis.models import AnalysisResult
+from mediaanalysis.pipeline.admin import BOTH, AnalysisResultAdmin, SoftDeleteAdmin
+from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.roles import ADMINS, REVIEWERS
 
 from . import services

@@ -6,8 +6,8 @@ from typing import Any
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from mediaanalysis.api import ERRORS, api_page, get_alive, retry_reads
-from mediaanalysis.api_schemas import INT32, Page, When
+from mediaanalysis.pipeline.api import ERRORS, api_page, get_alive, retry_reads
+from mediaanalysis.pipeline.api_schemas import INT32, Page, When
 
 from .models import Decision, HITLReview, ReviewStatus
 

@@ -1,13 +1,8 @@
 import json
-from datetime import timedelta
 
-import django_filters
 from django import forms
-from django.utils import timezone
 
-from mediaanalysis.filters import text_filter
-
-from .models import Decision, HITLReview
+from .models import Decision
 
 
 class DecisionForm(forms.Form):
@@ -65,25 +60,3 @@ class EnqueueForm(forms.Form):
         if cleaned.get("scope") == "selected" and not cleaned["result_ids"]:
             raise forms.ValidationError("Tick at least one result first.")
         return cleaned
-
-
-class QueueFilter(django_filters.FilterSet):
-    min_priority = django_filters.NumberFilter(
-        field_name="priority",
-        lookup_expr="gte",
-        min_value=-1000,
-        max_value=1000,
-        label="Priority ≥",
-    )
-    analysis_type = text_filter("analysis_result__analysis_type", "Analysis type", max_length=50)
-    model = text_filter("analysis_result__model_used", "Model", max_length=100)
-    older_than = django_filters.NumberFilter(
-        method="filter_older_than", min_value=0, max_value=24 * 365, label="Waiting ≥ hours"
-    )
-
-    class Meta:
-        model = HITLReview
-        fields = []
-
-    def filter_older_than(self, qs, name, value):
-        return qs.filter(created_at__lte=timezone.now() - timedelta(hours=float(value)))

@@ -4,12 +4,12 @@ import math
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from mediaanalysis.models import AnalysisResult
-from mediaanalysis.softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
+from mediaanalysis.pipeline.models import AnalysisResult
+from mediaanalysis.pipeline.softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
 
 
 class ReviewStatus(models.TextChoices):
@@ -30,6 +30,10 @@ OPEN = [ReviewStatus.PENDING, *HELD]
 
 
 class HITLReviewQuerySet(SoftDeleteQuerySet):
+    def of_outer_result(self):
+        """The reviews of the outer query's result, newest first: for subqueries of results."""
+        return self.filter(analysis_result=OuterRef("pk")).order_by("-created_at", "-id")
+
     def open(self):
         return self.filter(status__in=OPEN)
 

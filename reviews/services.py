@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mediaanalysis.models import AnalysisResult
+from mediaanalysis.pipeline.models import AnalysisResult
 
 from .models import HELD, Decision, HITLReview, ReviewDraft, ReviewEvent, ReviewStatus
 

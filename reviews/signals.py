@@ -4,7 +4,7 @@ mediaanalysis never needs to know reviews exist."""
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from mediaanalysis.models import AnalysisResult
+from mediaanalysis.pipeline.models import AnalysisResult
 
 from .services import enqueue_if_doubtful
 

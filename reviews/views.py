@@ -11,14 +11,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from mediaanalysis.display import contact_sheet_file, place_segments, pretty_json
-from mediaanalysis.filters import ResultFilter
-from mediaanalysis.models import AnalysisResult, UserSession
+from mediaanalysis.pipeline.display import contact_sheet_file, place_segments, pretty_json
+from mediaanalysis.pipeline.models import AnalysisResult, UserSession
 from mediaanalysis.roles import DECIDERS, ENQUEUERS, READERS, role_required
 
 from . import services
 from .diff import diff_corrections
-from .forms import DecisionForm, EnqueueForm, QueueFilter, parse_corrections
+from .filters import QueueFilter, ReviewedResultFilter
+from .forms import DecisionForm, EnqueueForm, parse_corrections
 from .models import Decision, HITLReview, ReviewStatus
 
 
@@ -113,7 +113,8 @@ def _review_page(request, review, form=None, status=200, banner=None):
         "banner": banner,
         "other_drafts": [d for d in drafts if d.user_id != request.user.pk],
         "diff": diff_corrections(
-            result.result_data, review.corrections if review.status == "completed" else typed
+            result.result_data,
+            review.corrections if review.status == ReviewStatus.COMPLETED else typed,
         ),
         "events": review.events.select_related("actor").order_by("-at", "-id")[:50],
         "can_decide": not DECIDERS.isdisjoint(request.roles),
@@ -251,7 +252,7 @@ def enqueue(request):
         return _redirect(request, back)
     priority = form.cleaned_data.get("priority") or 0
     if form.cleaned_data["scope"] == "filter":
-        results = ResultFilter(
+        results = ReviewedResultFilter(
             QueryDict(form.cleaned_data["query"]),
             queryset=AnalysisResult.objects.order_by("-created_at", "-id"),
         )

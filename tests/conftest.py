@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS
 
 _seq = itertools.count(1)

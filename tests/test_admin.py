@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from mediaanalysis.models import AnalysisJob, MediaFile
+from mediaanalysis.pipeline.models import AnalysisJob, MediaFile
 from reviews.models import HITLReview
 from tests.conftest import make_file, make_job, make_result, make_session
 

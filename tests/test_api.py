@@ -18,7 +18,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from mediaanalysis.models import AnalysisJob, AnalysisResult, ApiToken, MediaFile, UserSession
+from mediaanalysis.pipeline.models import (
+    AnalysisJob,
+    AnalysisResult,
+    ApiToken,
+    MediaFile,
+    UserSession,
+)
 from reviews.models import Decision, HITLReview, ReviewStatus
 from tests.conftest import ago, make_file, make_job, make_result, make_session
 
@@ -1167,7 +1173,7 @@ def test_an_unreachable_database_answers_503_with_retry_after(admin_api, table, 
 @pytest.mark.django_db(transaction=True)  # a retry happens only outside a transaction
 def test_a_read_is_retried_with_backoff_when_the_connection_drops(monkeypatch, url, queries):
     sleeps = []
-    monkeypatch.setattr("mediaanalysis.api.time.sleep", sleeps.append)
+    monkeypatch.setattr("mediaanalysis.pipeline.api.time.sleep", sleeps.append)
     job = make_job()
     reader = token_client("read")
     fault = DatabaseFault("analysis_jobs", times=2)
@@ -1182,7 +1188,7 @@ def test_a_read_is_retried_with_backoff_when_the_connection_drops(monkeypatch, u
 @pytest.mark.django_db(transaction=True)
 def test_a_read_gives_up_after_three_attempts_with_503(monkeypatch):
     sleeps = []
-    monkeypatch.setattr("mediaanalysis.api.time.sleep", sleeps.append)
+    monkeypatch.setattr("mediaanalysis.pipeline.api.time.sleep", sleeps.append)
     job = make_job()
     reader = token_client("read")
     fault = DatabaseFault("analysis_jobs")
@@ -1201,7 +1207,7 @@ def test_a_read_gives_up_after_three_attempts_with_503(monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_a_read_is_never_retried_on_a_constraint_or_sql_error(monkeypatch, error, status):
     sleeps = []
-    monkeypatch.setattr("mediaanalysis.api.time.sleep", sleeps.append)
+    monkeypatch.setattr("mediaanalysis.pipeline.api.time.sleep", sleeps.append)
     job = make_job()
     reader = token_client("read")
     reader.raise_request_exception = False
@@ -1217,7 +1223,7 @@ def test_a_read_is_never_retried_on_a_constraint_or_sql_error(monkeypatch, error
 @pytest.mark.django_db(transaction=True)
 def test_a_write_is_not_retried(monkeypatch):
     sleeps = []
-    monkeypatch.setattr("mediaanalysis.api.time.sleep", sleeps.append)
+    monkeypatch.setattr("mediaanalysis.pipeline.api.time.sleep", sleeps.append)
     worker = token_client("write")
     fault = DatabaseFault("user_sessions", times=1)
     with connection.execute_wrapper(fault):

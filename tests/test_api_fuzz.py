@@ -15,8 +15,14 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from mediaanalysis.api import api
-from mediaanalysis.models import AnalysisJob, AnalysisResult, ApiToken, MediaFile, UserSession
+from mediaanalysis.pipeline.api import api
+from mediaanalysis.pipeline.models import (
+    AnalysisJob,
+    AnalysisResult,
+    ApiToken,
+    MediaFile,
+    UserSession,
+)
 from reviews.models import Decision, HITLReview, ReviewStatus
 from tests.conftest import make_file, make_job, make_result, make_session
 

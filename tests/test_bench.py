@@ -12,7 +12,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 
-from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from reviews.models import HITLReview, ReviewStatus
 
 SIZES = {"sessions": 20, "files": 60, "jobs": 400, "results": 400, "reviews": 80}

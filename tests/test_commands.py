@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
-from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile, ProcessingStatus
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, ProcessingStatus
 from reviews.models import Decision, HITLReview, ReviewStatus
 from tests.conftest import make_file, make_job, make_result
 

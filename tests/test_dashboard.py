@@ -7,7 +7,7 @@ import time_machine
 from django.core.cache import cache
 
 from dashboard.stats import Scope, figures
-from mediaanalysis.models import AnalysisJob
+from mediaanalysis.pipeline.models import AnalysisJob
 from reviews.models import HITLReview, ReviewEvent
 from tests.conftest import make_job, make_result
 

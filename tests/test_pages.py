@@ -17,8 +17,8 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from mediaanalysis import pagination
-from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
+from mediaanalysis.pipeline import pagination
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from reviews.models import HITLReview, ReviewEvent
 from tests.conftest import client_for, make_file, make_job, make_result, make_session
 

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
 
-from mediaanalysis.models import AnalysisResult
+from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.roles import REVIEWERS
 from reviews import services
 from reviews.models import HITLReview, ReviewDraft, ReviewEvent, ReviewStatus

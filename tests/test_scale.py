@@ -142,8 +142,8 @@ def test_two_app_servers_share_the_cache_through_redis(redis_url):
 def test_filter_choices_come_from_the_planner_statistics_not_a_scan():
     from django.db import connection
 
-    from mediaanalysis.models import AnalysisJob
-    from mediaanalysis.queries import distinct_values
+    from mediaanalysis.pipeline.models import AnalysisJob
+    from mediaanalysis.pipeline.queries import distinct_values
     from tests.conftest import make_job
 
     for job_type in ("transcription", "ocr") * 3:
@@ -157,8 +157,8 @@ def test_filter_choices_come_from_the_planner_statistics_not_a_scan():
 
 @pytest.mark.django_db
 def test_filter_choices_read_the_column_when_the_statistics_do_not_hold_every_value():
-    from mediaanalysis.models import AnalysisJob
-    from mediaanalysis.queries import distinct_values
+    from mediaanalysis.pipeline.models import AnalysisJob
+    from mediaanalysis.pipeline.queries import distinct_values
     from tests.conftest import make_job
 
     make_job(job_type="a-new-type")

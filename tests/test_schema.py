@@ -235,7 +235,7 @@ def violates(update):
     ],
 )
 def test_database_refuses_out_of_range_job_values(field, value):
-    from mediaanalysis.models import AnalysisJob
+    from mediaanalysis.pipeline.models import AnalysisJob
 
     job = make_job()
     violates(lambda: AnalysisJob.objects.filter(pk=job.pk).update(**{field: value}))
@@ -244,7 +244,7 @@ def test_database_refuses_out_of_range_job_values(field, value):
 @pytest.mark.django_db
 @pytest.mark.parametrize("value", [1.01, -0.5])
 def test_database_refuses_out_of_range_confidence(value):
-    from mediaanalysis.models import AnalysisResult
+    from mediaanalysis.pipeline.models import AnalysisResult
 
     result = make_result()
     violates(lambda: AnalysisResult.objects.filter(pk=result.pk).update(confidence_score=value))
@@ -255,7 +255,7 @@ def test_database_refuses_out_of_range_confidence(value):
     ("field", "value"), [("file_size", -1), ("duration_seconds", -3.0), ("media_type", "hologram")]
 )
 def test_database_refuses_bad_media_file_values(field, value):
-    from mediaanalysis.models import MediaFile
+    from mediaanalysis.pipeline.models import MediaFile
 
     media = make_file()
     violates(lambda: MediaFile.objects.filter(pk=media.pk).update(**{field: value}))
@@ -263,7 +263,7 @@ def test_database_refuses_bad_media_file_values(field, value):
 
 @pytest.mark.django_db
 def test_database_accepts_the_bounds_themselves():
-    from mediaanalysis.models import AnalysisJob
+    from mediaanalysis.pipeline.models import AnalysisJob
 
     job = make_job()
     AnalysisJob.objects.filter(pk=job.pk).update(progress=1.0, max_retries=10)

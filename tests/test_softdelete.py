@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile
 from reviews.models import HITLReview
 from tests.conftest import make_file, make_job, make_result
 

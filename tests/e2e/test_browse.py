@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from mediaanalysis.models import AnalysisJob
+from mediaanalysis.pipeline.models import AnalysisJob
 from tests.conftest import make_file, make_job, make_result
 from tests.e2e.conftest import login
 

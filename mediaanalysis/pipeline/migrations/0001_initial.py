@@ -4,7 +4,7 @@ import django.db.models.deletion
 import django.db.models.functions.datetime
 import django.db.models.manager
 import django.utils.timezone
-import mediaanalysis.models
+import mediaanalysis.pipeline.models
 from django.db import migrations, models
 
 
@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
                 ('processed_filename', models.CharField(blank=True, max_length=255, null=True)),
                 ('file_path', models.CharField(blank=True, max_length=512, null=True)),
                 ('file_size', models.IntegerField(blank=True, help_text='bytes', null=True)),
-                ('media_type', mediaanalysis.models.EnumField(choices=[('video', 'Video'), ('audio', 'Audio'), ('document', 'Document'), ('image', 'Image')], enum_name='mediatype', max_length=8)),
+                ('media_type', mediaanalysis.pipeline.models.EnumField(choices=[('video', 'Video'), ('audio', 'Audio'), ('document', 'Document'), ('image', 'Image')], enum_name='mediatype', max_length=8)),
                 ('mime_type', models.CharField(blank=True, max_length=100, null=True)),
                 ('duration_seconds', models.FloatField(blank=True, null=True)),
                 ('extraction_method', models.CharField(blank=True, help_text='e.g. "3fps", "uniform"', max_length=50, null=True)),
@@ -96,7 +96,7 @@ class Migration(migrations.Migration):
                 ('deleted_at', models.DateTimeField(blank=True, editable=False, null=True)),
                 ('session_id', models.CharField(max_length=36)),
                 ('job_type', models.CharField(help_text='"video_analysis", "transcription"...', max_length=50)),
-                ('status', mediaanalysis.models.EnumField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('completed', 'Completed'), ('failed', 'Failed')], db_default='pending', default='pending', enum_name='processingstatus', max_length=10)),
+                ('status', mediaanalysis.pipeline.models.EnumField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('completed', 'Completed'), ('failed', 'Failed')], db_default='pending', default='pending', enum_name='processingstatus', max_length=10)),
                 ('progress', models.FloatField(db_default=0.0, default=0.0, help_text='0.0 to 1.0')),
                 ('parameters', models.JSONField(blank=True, null=True)),
                 ('error_message', models.TextField(blank=True, null=True)),

@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta
 
 import django_filters
 from django import forms
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import AnalysisJob, AnalysisResult, MediaFile, MediaType, ProcessingStatus, UserSession
@@ -134,30 +134,6 @@ class JobFilter(ListFilterSet):
         return qs.filter(has_error) if value == "true" else qs.exclude(has_error)
 
 
-class ReviewState:
-    NEVER, PENDING, APPROVED, REJECTED, NEEDS_CHANGES = (
-        "never",
-        "pending",
-        "approved",
-        "rejected",
-        "needs_changes",
-    )
-    CHOICES = [
-        (NEVER, "never reviewed"),
-        (PENDING, "in the queue"),
-        (APPROVED, "approved"),
-        (REJECTED, "rejected"),
-        (NEEDS_CHANGES, "needs changes"),
-    ]
-    DECISION = {APPROVED: "yes", REJECTED: "no", NEEDS_CHANGES: "needs_changes"}
-
-
-def reviews_of_result():
-    """The live reviews of the outer result, through the `reviews` relation the review app adds."""
-    review_model = AnalysisResult._meta.get_field("reviews").related_model
-    return review_model.objects.filter(analysis_result=OuterRef("pk"))
-
-
 class ResultFilter(ListFilterSet):
     analysis_type = text_filter("analysis_type", "Analysis type", max_length=50)
     model = text_filter("model_used", "Model", max_length=100)
@@ -185,9 +161,6 @@ class ResultFilter(ListFilterSet):
         method="filter_has_transcript",
         label="Transcript",
     )
-    review_state = django_filters.ChoiceFilter(
-        choices=ReviewState.CHOICES, empty_label="any", method="filter_review_state", label="Review"
-    )
     created_after = CreatedRangeFilter(field_name="created_at", label="Created from")
     created_before = CreatedRangeFilter(field_name="created_at", before=True, label="Created to")
     sort = SortFilter(
@@ -201,22 +174,6 @@ class ResultFilter(ListFilterSet):
     def filter_has_transcript(self, qs, name, value):
         has = Q(transcript__isnull=False) & ~Q(transcript="")
         return qs.filter(has) if value == "true" else qs.exclude(has)
-
-    def filter_review_state(self, qs, name, value):
-        reviews = reviews_of_result()
-        if value == ReviewState.NEVER:
-            return qs.filter(~Exists(reviews))
-        if value == ReviewState.PENDING:
-            return qs.filter(Exists(reviews.exclude(status="completed")))
-        # The latest review's decision, as the list's Review column shows it: a result approved
-        # once and rejected on a second review is rejected, and one sent back is pending.
-        newer = reviews.model.objects.filter(
-            Q(created_at__gt=OuterRef("created_at"))
-            | Q(created_at=OuterRef("created_at"), id__gt=OuterRef("id")),
-            analysis_result=OuterRef("analysis_result"),
-        )
-        decided = reviews.filter(status="completed", approved=ReviewState.DECISION[value])
-        return qs.filter(Exists(decided.filter(~Exists(newer))))
 
 
 class FileFilter(ListFilterSet):

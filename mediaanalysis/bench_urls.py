@@ -7,7 +7,7 @@ tuning at all, so that the benchmark can compare our pages with what Django give
 from django.contrib import admin
 from django.urls import path
 
-from mediaanalysis.models import AnalysisJob, AnalysisResult
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult
 from mediaanalysis.urls import handler500
 from mediaanalysis.urls import urlpatterns as site_urlpatterns
 

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from mediaanalysis.models import (
+from mediaanalysis.pipeline.models import (
     AnalysisJob,
     AnalysisResult,
     MediaFile,

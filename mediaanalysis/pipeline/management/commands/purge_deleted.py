@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from mediaanalysis.softdelete import SoftDeleteModel, dependants
+from mediaanalysis.pipeline.softdelete import SoftDeleteModel, dependants
 
 BATCH = 5000
 

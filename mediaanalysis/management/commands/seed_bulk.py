@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.roles import REVIEWERS, ensure_groups
 from reviews.models import HITLReview, ReviewEvent
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from mediaanalysis.models import ApiToken
+from mediaanalysis.pipeline.models import ApiToken
 
 
 class Command(BaseCommand):

@@ -40,7 +40,7 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from mediaanalysis.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
 from reviews import services
 from reviews.models import HELD, OPEN, HITLReview, ReviewEvent
@@ -135,7 +135,7 @@ class Command(BaseCommand):
             )
         report = {"machine": self.machine(), "sizes": self.sizes(), "pages": [], "claims": []}
         if not skip_pages:
-            with override_settings(ROOT_URLCONF="dashboard.bench_urls", ALLOWED_HOSTS=["*"]):
+            with override_settings(ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]):
                 for row in self.pages():
                     report["pages"].append(row)
                     self.print_row(row)

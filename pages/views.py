@@ -1,0 +1,409 @@
+"""Pages to browse the pipeline's data: lists with filters, details, CSV exports."""
+
+import csv
+
+from django.db.models import Count, OuterRef, Subquery
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRefresh, HttpResponseStopPolling
+
+from mediaanalysis.db import use_replica
+from mediaanalysis.pipeline.display import (
+    contact_sheet_file,
+    csv_value,
+    place_segments,
+    pretty_json,
+)
+from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, SessionFilter
+from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
+from mediaanalysis.pipeline.pagination import paginate
+from mediaanalysis.pipeline.queries import distinct_values
+from mediaanalysis.roles import READERS, role_required
+from reviews.filters import ReviewedResultFilter
+from reviews.models import HITLReview, ReviewStatus
+
+EXPORT_CHUNK = 2000
+
+
+def _list_page(request, filterset_class, queryset, template, default_sort, extra=None):
+    """Validate the query string, filter, paginate, and render the page or just its table."""
+    filterset = filterset_class(
+        request.GET or None, queryset=queryset.order_by(*default_sort), request=request
+    )
+    page_form = PageForm(request.GET)
+    number, per_page = page_form.values()
+    page = paginate(filterset.qs, number, per_page, filtered=filterset.is_filtered())
+    context = {
+        "filter": filterset,
+        "form": filterset.form,
+        "page_errors": [e for errors in page_form.errors.values() for e in errors],
+        # Shown inside the table, so that an htmx swap shows it too (a message would wait for
+        # the next full page).
+        "page_notice": (
+            f"There are only {page.num_pages} pages; this is the last one."
+            if page.number != number
+            else ""
+        ),
+        "page": page,
+        "rows": page.rows,
+        "per_page_choices": [10, 25, 50, 100],
+        **(extra or {}),
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#table"
+    return render(request, template, context)
+
+
+@require_GET
+@role_required(READERS)
+@use_replica
+@vary_on_headers("HX-Request")
+def job_list(request):
+    return _list_page(
+        request,
+        JobFilter,
+        AnalysisJob.objects.for_list(),
+        "pages/job_list.html",
+        ["-created_at", "-id"],
+        {"job_types": distinct_values(AnalysisJob, "job_type")},
+    )
+
+
+@require_GET
+@role_required(READERS)
+@use_replica
+@vary_on_headers("HX-Request")
+def result_list(request):
+    latest_review = HITLReview.objects.of_outer_result()
+    results = AnalysisResult.objects.for_list().annotate(
+        review_status=Subquery(latest_review.values("status")[:1]),
+        review_decision=Subquery(latest_review.values("approved")[:1]),
+    )
+    return _list_page(
+        request,
+        ReviewedResultFilter,
+        results,
+        "pages/result_list.html",
+        ["-created_at", "-id"],
+        {
+            "analysis_types": distinct_values(AnalysisResult, "analysis_type"),
+            "models": distinct_values(AnalysisResult, "model_used"),
+        },
+    )
+
+
+@require_GET
+@role_required(READERS)
+@use_replica
+@vary_on_headers("HX-Request")
+def file_list(request):
+    return _list_page(
+        request,
+        FileFilter,
+        MediaFile.objects.for_list(),
+        "pages/file_list.html",
+        ["-created_at", "-id"],
+        {
+            "mime_types": distinct_values(MediaFile, "mime_type"),
+            "backends": distinct_values(MediaFile, "storage_backend"),
+        },
+    )
+
+
+@require_GET
+@role_required(READERS)
+@use_replica
+@vary_on_headers("HX-Request")
+def session_list(request):
+    jobs = (
+        AnalysisJob.objects.filter(session_id=OuterRef("session_id"))
+        .order_by()
+        .values("session_id")
+    )
+    files = (
+        MediaFile.objects.filter(session_id=OuterRef("session_id")).order_by().values("session_id")
+    )
+    sessions = UserSession.objects.for_list().annotate(
+        job_count=Subquery(jobs.annotate(n=Count("pk")).values("n")[:1]),
+        file_count=Subquery(files.annotate(n=Count("pk")).values("n")[:1]),
+    )
+    return _list_page(
+        request,
+        SessionFilter,
+        sessions,
+        "pages/session_list.html",
+        ["-last_activity", "-id"],
+    )
+
+
+# Details
+
+
+@require_GET
+@role_required(READERS)
+def job_detail(request, pk):
+    job = get_object_or_404(AnalysisJob.objects.select_related("media_file"), pk=pk)
+    results = job.results.only(
+        "id", "analysis_type", "model_used", "confidence_score", "created_at"
+    ).order_by("id")
+    return render(
+        request,
+        "pages/job_detail.html",
+        {
+            "job": job,
+            "results": results,
+            "parameters": pretty_json(job.parameters),
+            "session": UserSession.objects.filter(session_id=job.session_id).first(),
+        },
+    )
+
+
+@require_GET
+@role_required(READERS)
+def job_progress(request, pk):
+    """The live part of the job page, polled by htmx while the job runs; 286 stops the polling."""
+    job = (
+        AnalysisJob.objects.only(
+            "id", "status", "progress", "started_at", "completed_at", "error_message", "created_at"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if job is None:
+        if not request.htmx:
+            raise Http404("No such job.")
+        # Deleted while watched: a 404, as for any deleted row, that also reloads the page (to
+        # its plain 404), since htmx would otherwise keep polling a fragment that never comes.
+        response = HttpResponseClientRefresh()
+        response.status_code = 404
+        response.content = render_to_string("404.html", request=request)
+        return response
+    response = render(request, "pages/job_detail.html#progress", {"job": job})
+    if not job.is_running:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
+@require_GET
+@role_required(READERS)
+def result_detail(request, pk):
+    result = get_object_or_404(AnalysisResult.objects.select_related("job", "media_file"), pk=pk)
+    reviews = list(
+        result.reviews.select_related("claimed_by", "reviewed_by")
+        .prefetch_related("events__actor")
+        .order_by("-created_at")
+    )
+    return render(
+        request,
+        "pages/result_detail.html",
+        {
+            "result": result,
+            "result_json": pretty_json(result.result_data),
+            "segments": place_segments(
+                result.segments, result.media_file.duration_seconds if result.media_file else None
+            ),
+            "reviews": reviews,
+            "has_open_review": any(r.status != ReviewStatus.COMPLETED for r in reviews),
+        },
+    )
+
+
+@require_GET
+@role_required(READERS)
+def file_detail(request, pk):
+    media = get_object_or_404(MediaFile, pk=pk)
+    jobs = media.jobs.only(
+        "id", "job_type", "status", "progress", "created_at", "completed_at"
+    ).order_by("-created_at")[:100]
+    results = media.results.only(
+        "id", "analysis_type", "model_used", "confidence_score", "created_at"
+    ).order_by("-created_at")[:100]
+    return render(
+        request,
+        "pages/file_detail.html",
+        {
+            "media": media,
+            "jobs": jobs,
+            "results": results,
+            "session": UserSession.objects.filter(session_id=media.session_id).first(),
+            "contact_sheet": contact_sheet_file(media) is not None,
+        },
+    )
+
+
+@require_GET
+@role_required(READERS)
+def contact_sheet(request, pk):
+    media = get_object_or_404(MediaFile.objects.only("id", "contact_sheet_path"), pk=pk)
+    path = contact_sheet_file(media)
+    if path is None:
+        raise Http404("This file has no contact sheet that can be served.")
+    return FileResponse(path.open("rb"))
+
+
+@require_GET
+@role_required(READERS)
+def session_detail(request, session_id):
+    # No stored id is longer than the column or holds NUL, which PostgreSQL refuses outright.
+    if len(session_id) > 36 or "\x00" in session_id:
+        raise Http404("No session, file or job has this session id.")
+    session = UserSession.objects.filter(session_id=session_id).first()
+    files = (
+        MediaFile.objects.for_list()
+        .filter(session_id=session_id)
+        .order_by("-created_at", "-id")[:200]
+    )
+    jobs = (
+        AnalysisJob.objects.for_list()
+        .filter(session_id=session_id)
+        .order_by("-created_at", "-id")[:200]
+    )
+    results = (
+        AnalysisResult.objects.for_list()
+        .filter(job__session_id=session_id)
+        .order_by("-created_at", "-id")[:200]
+    )
+    files, jobs, results = list(files), list(jobs), list(results)
+    if session is None and not files and not jobs:
+        raise Http404("No session, file or job has this session id.")
+    return render(
+        request,
+        "pages/session_detail.html",
+        {
+            "session": session,
+            "session_id": session_id,
+            "files": files,
+            "jobs": jobs,
+            "results": results,
+        },
+    )
+
+
+# CSV exports: exactly the list's filter, streamed in chunks so no export holds its rows in memory.
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _export(request, filterset_class, queryset, default_sort, columns, name):
+    filterset = filterset_class(
+        request.GET or None, queryset=queryset.order_by(*default_sort), request=request
+    )
+    qs = filterset.qs
+    # Pin the database now: the rows are read after the view returns, outside use_replica.
+    qs = qs.using(qs.db)
+    writer = csv.writer(_Echo())
+    header = [label for label, _ in columns]
+    fields = [field for _, field in columns]
+
+    def rows():
+        yield writer.writerow(header)
+        for values in qs.values_list(*fields).iterator(chunk_size=EXPORT_CHUNK):
+            yield writer.writerow([csv_value(v) for v in values])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return response
+
+
+@require_GET
+@role_required(READERS)
+@use_replica
+def job_export(request):
+    columns = [
+        ("id", "id"),
+        ("session_id", "session_id"),
+        ("job_type", "job_type"),
+        ("status", "status"),
+        ("progress", "progress"),
+        ("media_file_id", "media_file_id"),
+        ("media_type", "media_file__media_type"),
+        ("retry_count", "retry_count"),
+        ("max_retries", "max_retries"),
+        ("error_message", "error_message"),
+        ("created_at", "created_at"),
+        ("started_at", "started_at"),
+        ("completed_at", "completed_at"),
+    ]
+    return _export(
+        request, JobFilter, AnalysisJob.objects.all(), ["-created_at", "-id"], columns, "jobs"
+    )
+
+
+@require_GET
+@role_required(READERS)
+@use_replica
+def result_export(request):
+    columns = [
+        ("id", "id"),
+        ("job_id", "job_id"),
+        ("session_id", "job__session_id"),
+        ("media_file_id", "media_file_id"),
+        ("analysis_type", "analysis_type"),
+        ("model_used", "model_used"),
+        ("confidence_score", "confidence_score"),
+        ("frames_extracted", "frames_extracted"),
+        ("created_at", "created_at"),
+    ]
+    return _export(
+        request,
+        ReviewedResultFilter,
+        AnalysisResult.objects.all(),
+        ["-created_at", "-id"],
+        columns,
+        "results",
+    )
+
+
+@require_GET
+@role_required(READERS)
+@use_replica
+def file_export(request):
+    columns = [
+        ("id", "id"),
+        ("session_id", "session_id"),
+        ("original_filename", "original_filename"),
+        ("media_type", "media_type"),
+        ("mime_type", "mime_type"),
+        ("file_size", "file_size"),
+        ("duration_seconds", "duration_seconds"),
+        ("frame_count", "frame_count"),
+        ("extraction_method", "extraction_method"),
+        ("storage_backend", "storage_backend"),
+        ("storage_path", "storage_path"),
+        ("created_at", "created_at"),
+    ]
+    return _export(
+        request, FileFilter, MediaFile.objects.all(), ["-created_at", "-id"], columns, "files"
+    )
+
+
+@require_GET
+@role_required(READERS)
+@use_replica
+def session_export(request):
+    columns = [
+        ("session_id", "session_id"),
+        ("ip_address", "ip_address"),
+        ("user_agent", "user_agent"),
+        ("started_at", "started_at"),
+        ("last_activity", "last_activity"),
+        ("ended_at", "ended_at"),
+        ("request_count", "request_count"),
+        ("media_processed_count", "media_processed_count"),
+    ]
+    return _export(
+        request,
+        SessionFilter,
+        UserSession.objects.all(),
+        ["-last_activity", "-id"],
+        columns,
+        "sessions",
+    )
