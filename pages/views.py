@@ -12,6 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh, HttpResponseStopPolling
 
 from mediaanalysis.db import use_replica
+from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.display import (
     contact_sheet_file,
     csv_value,
@@ -20,13 +21,31 @@ from mediaanalysis.pipeline.display import (
 )
 from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, SessionFilter
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
-from mediaanalysis.pipeline.pagination import paginate
+from mediaanalysis.pipeline.pagination import count_rows, paginate
 from mediaanalysis.pipeline.queries import distinct_values
 from mediaanalysis.roles import READERS, role_required
 from reviews.filters import ReviewedResultFilter
 from reviews.models import HITLReview, ReviewStatus
 
 EXPORT_CHUNK = 2000
+
+
+def _search(filterset):
+    """A search's queryset, count and sort note. Matches are ranked only when there are at
+    most RANK_LIMIT of them: ranking a million matches to show 25 would read them all. More
+    are shown newest first, which the list's indexes serve (docs/search.md)."""
+    qs, query = filterset.qs, filterset.search
+    counted = count_rows(qs, estimate=False, cap=search.RANK_LIMIT)
+    note = ""
+    if filterset.by_relevance() and query.phrases:
+        if counted[1] and counted[0] <= search.RANK_LIMIT:
+            qs, note = qs.by_relevance(query), "Best matches first."
+        else:
+            note = (
+                f"More than {search.RANK_LIMIT:,} matches, so newest first: narrow the search"
+                " (or add filters) to sort them by relevance."
+            )
+    return qs, counted, note
 
 
 def _list_page(request, filterset_class, queryset, template, default_sort, extra=None):
@@ -36,7 +55,13 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
     )
     page_form = PageForm(request.GET)
     number, per_page = page_form.values()
-    page = paginate(filterset.qs, number, per_page, filtered=filterset.is_filtered())
+    qs, counted, search_note = filterset.qs, None, ""
+    query = getattr(filterset, "search", None)
+    if query is not None:
+        qs, counted, search_note = _search(filterset)
+    page = paginate(qs, number, per_page, filtered=filterset.is_filtered(), counted=counted)
+    if query is not None:
+        search.find_hits(page.rows, query, using=qs.db)
     context = {
         "filter": filterset,
         "form": filterset.form,
@@ -50,6 +75,8 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
         ),
         "page": page,
         "rows": page.rows,
+        "search": query,
+        "search_note": search_note,
         "per_page_choices": [10, 25, 50, 100],
         **(extra or {}),
     }
@@ -80,6 +107,7 @@ def job_list(request):
 def result_list(request):
     latest_review = HITLReview.objects.of_outer_result()
     results = AnalysisResult.objects.for_list().annotate(
+        review_id=Subquery(latest_review.values("id")[:1]),
         review_status=Subquery(latest_review.values("status")[:1]),
         review_decision=Subquery(latest_review.values("approved")[:1]),
     )
