@@ -453,6 +453,8 @@ def create_result(request, payload: AnalysisResultCreate):
 @retry_reads
 def list_results(request, filters: Query[ResultFilters]):
     qs = _created(AnalysisResult.objects.order_by("-created_at", "-id"), filters)
+    if filters.q:
+        qs = qs.search(filters.q)
     if filters.analysis_type:
         qs = qs.filter(analysis_type=filters.analysis_type)
     if filters.model:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from . import search
 from .models import MediaType, ProcessingStatus
 
 INT32 = 2**31 - 1
@@ -100,6 +101,24 @@ SessionId = Annotated[
     Field(min_length=1, max_length=36, description="Session correlation ID"),
     AfterValidator(_no_nul),
     NO_NUL,
+]
+
+
+def _web_search(value: str) -> str:
+    try:
+        search.parse(value)
+    except search.InvalidSearch as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+WebSearchText = Annotated[
+    str,
+    Field(
+        max_length=search.MAX_QUERY_LENGTH,
+        description='Full-text search of transcripts, summaries, extracted text and segments: words, "exact phrases", -excluded, OR (docs/search.md).',
+    ),
+    AfterValidator(_web_search),
 ]
 
 
@@ -300,6 +319,7 @@ class AnalysisResultListResponse(Schema):
 
 
 class ResultFilters(Page, CreatedRange):
+    q: WebSearchText | None = None
     analysis_type: Text | None = Field(None, max_length=50)
     model: Text | None = Field(None, max_length=100)
     job_id: int | None = Field(None, ge=1, le=INT32)
