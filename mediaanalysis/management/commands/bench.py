@@ -27,6 +27,7 @@ import time
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
@@ -40,6 +41,8 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from mediaanalysis.management import vocabulary
+from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
 from reviews import services
@@ -103,6 +106,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--skip-claims", action="store_true", help="no gunicorn run")
         parser.add_argument("--skip-pages", action="store_true", help="only the claims over HTTP")
+        parser.add_argument(
+            "--only",
+            choices=["pages", "search", "claims"],
+            help="run only this part: the pages, the full-text search rows, or the claims",
+        )
+        parser.add_argument(
+            "--write-rows", type=int, default=2000, help="results inserted to measure write cost"
+        )
         parser.add_argument("--json", dest="json_path", help="write the results here as JSON")
 
     def handle(
@@ -117,6 +128,8 @@ class Command(BaseCommand):
         cycle,
         skip_claims,
         skip_pages,
+        only,
+        write_rows,
         json_path,
         **options,
     ):
@@ -134,6 +147,11 @@ class Command(BaseCommand):
                 "DEBUG is on: templates are parsed on every request. `make bench` runs with DEBUG=false."
             )
         report = {"machine": self.machine(), "sizes": self.sizes(), "pages": [], "claims": []}
+        if only:
+            skip_pages, skip_claims = only != "pages", only != "claims"
+        if only in (None, "search"):
+            with override_settings(ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]):
+                report["search"] = self.search(write_rows)
         if not skip_pages:
             with override_settings(ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]):
                 for row in self.pages():
@@ -386,6 +404,141 @@ class Command(BaseCommand):
         for name, value in ratios.items():
             self.stdout.write(f"{name:<45} {value}x")
 
+    # Full-text search (docs/search.md)
+
+    def search(self, write_rows):
+        """Search rows at page 1 and 200, the index's size, the write cost, the slowest plan."""
+        manager = self.users[MANAGERS]
+        model = AnalysisResult.objects.order_by("-id").values_list("model_used", flat=True)[0]
+        rare = self.rare_word()
+        queries = [
+            ("rare word", rare, {}),
+            ("common word", "the", {}),
+            ("phrase", f'"{vocabulary.PHRASES[1]}"', {}),
+            ("common word + filter", "the", {"model": model}),
+        ]
+        rows = []
+        for label, q, filters in queries:
+            matches = search_bound(q, filters)
+            for page in (1, 200):
+                url = "/results/?" + urlencode({"q": q, **filters, "page": page})
+                row = self.measure(f"search: {label}, page {page}", manager, url)
+                row["matches"] = matches
+                rows.append(row)
+                self.print_row(row)
+        slowest = max(rows, key=lambda r: r["median_ms"])
+        report = {
+            "rows": rows,
+            "sizes": self.search_sizes(),
+            "write_cost": self.write_cost(write_rows),
+            "slowest": {"page": slowest["page"], "url": slowest["url"]},
+            "plan": self.slowest_plan(slowest),
+        }
+        sizes, cost = report["sizes"], report["write_cost"]
+        self.stdout.write(
+            f"search index {sizes['index_mb']} MB; table {sizes['table_mb']} MB"
+            f" ({sizes['index_over_table']} of it); insert {cost['with_us_per_row']} us/row with"
+            f" the search column and its index, {cost['without_us_per_row']} without"
+            f" (+{cost['added_us_per_row']} us, x{cost['ratio']})"
+        )
+        self.stdout.write(f"slowest search row: {slowest['page']}\n{report['plan']}")
+        return report
+
+    def rare_word(self) -> str:
+        """A word of the vocabulary's long tail that some results hold: a few to a hundred."""
+        fallback = "the"
+        for word in reversed(vocabulary.WORDS):
+            count = search_bound(word, {})
+            if 5 <= count <= 100:
+                return word
+            if count and fallback == "the":
+                fallback = word
+        return fallback
+
+    def search_sizes(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT pg_relation_size('idx_result_search'), pg_table_size('analysis_results'),
+                          pg_total_relation_size('analysis_results'),
+                          (SELECT avg(pg_column_size(search_vector)) FROM
+                             (SELECT search_vector FROM analysis_results TABLESAMPLE SYSTEM (1)) s)"""
+            )
+            index, table, total, column = cursor.fetchone()
+        mb = 1024 * 1024
+        return {
+            "index_mb": round(index / mb, 1),
+            "table_mb": round(table / mb, 1),
+            "table_with_indexes_mb": round(total / mb, 1),
+            "index_over_table": round(index / table, 2),
+            "search_vector_avg_bytes": round(float(column or 0)),
+        }
+
+    def write_cost(self, rows):
+        """Insert the same results one by one (as the API does) into two scratch copies of
+        analysis_results with its indexes: one with the generated search column and its GIN
+        index, one where the column is plain (NULL) and has no index. Microseconds per row."""
+        columns = (
+            "job_id, media_file_id, analysis_type, model_used, result_data, confidence_score,"
+            " transcript, summary, extracted_text, frames_extracted, segments, created_at, updated_at"
+        )
+        timings = {}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {columns} FROM analysis_results WHERE transcript IS NOT NULL"
+                " OR extracted_text IS NOT NULL ORDER BY id DESC LIMIT %s",
+                [rows],
+            )
+            sample = cursor.fetchall()
+            for name, generated in (("with", "INCLUDING"), ("without", "EXCLUDING")):
+                table = f"bench_write_{name}"
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                cursor.execute(
+                    f"CREATE UNLOGGED TABLE {table} (LIKE analysis_results INCLUDING ALL"
+                    f" {generated} GENERATED)"
+                )
+                if name == "without":
+                    cursor.execute(
+                        "SELECT indexname FROM pg_indexes WHERE tablename = %s"
+                        " AND indexdef LIKE '%%gin (search_vector)%%'",
+                        [table],
+                    )
+                    for (index,) in cursor.fetchall():
+                        cursor.execute(f'DROP INDEX "{index}"')
+            sql = {
+                name: f"INSERT INTO bench_write_{name} ({columns}) VALUES ({', '.join(['%s'] * 13)})"
+                for name in ("with", "without")
+            }
+            # Alternate the two, so that the machine's noise falls on both alike.
+            totals = {"with": 0.0, "without": 0.0}
+            for values in sample:
+                for name in ("without", "with"):
+                    started = time.perf_counter()
+                    cursor.execute(sql[name], values)  # JSON comes back as text: fine
+                    totals[name] += time.perf_counter() - started
+            for name in ("with", "without"):
+                cursor.execute(f"DROP TABLE bench_write_{name}")
+        for name, total in totals.items():
+            timings[name] = round(total / max(len(sample), 1) * 1e6, 1)
+        return {
+            "rows": len(sample),
+            "with_us_per_row": timings["with"],
+            "without_us_per_row": timings["without"],
+            "added_us_per_row": round(timings["with"] - timings["without"], 1),
+            "ratio": round(timings["with"] / timings["without"], 2) if timings["without"] else None,
+        }
+
+    def slowest_plan(self, row) -> str:
+        """EXPLAIN ANALYZE of the slowest statement of the slowest row's request."""
+        client = Client()
+        client.force_login(self.users[MANAGERS])
+        recorder = QueryRecorder()
+        with connection.execute_wrapper(recorder):
+            self.expect_ok(client.get(row["url"]), row["page"])
+        sql, params, _many, _ = max(recorder.queries, key=lambda q: q[3])
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+            return "\n".join(line for (line,) in cursor.fetchall())
+
     # Claims over HTTP
 
     def enqueue_fresh(self, count):
@@ -570,6 +723,14 @@ class Command(BaseCommand):
                 f"{settings.SESSION_COOKIE_NAME}={session.session_key}; csrftoken={csrf}"
             )
         return cookies
+
+
+def search_bound(q, filters) -> int:
+    """How many live results match (counted up to RANK_LIMIT + 1, as the page counts)."""
+    results = AnalysisResult.objects.search(q)
+    if "model" in filters:
+        results = results.filter(model_used=filters["model"])
+    return results.values("pk")[: search.RANK_LIMIT + 1].count()
 
 
 def free_port() -> int:
