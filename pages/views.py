@@ -3,7 +3,7 @@
 import csv
 
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Subquery
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -119,22 +119,10 @@ def file_list(request):
 @use_replica
 @vary_on_headers("HX-Request")
 def session_list(request):
-    jobs = (
-        AnalysisJob.objects.filter(session_id=OuterRef("session_id"))
-        .order_by()
-        .values("session_id")
-    )
-    files = (
-        MediaFile.objects.filter(session_id=OuterRef("session_id")).order_by().values("session_id")
-    )
-    sessions = UserSession.objects.for_list().annotate(
-        job_count=Subquery(jobs.annotate(n=Count("pk")).values("n")[:1]),
-        file_count=Subquery(files.annotate(n=Count("pk")).values("n")[:1]),
-    )
     return _list_page(
         request,
         SessionFilter,
-        sessions,
+        UserSession.objects.for_list().with_counts(),
         "pages/session_list.html",
         ["-last_activity", "-id"],
     )
@@ -147,9 +135,7 @@ def session_list(request):
 @permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 def job_detail(request, pk):
     job = get_object_or_404(AnalysisJob.objects.select_related("media_file"), pk=pk)
-    results = job.results.only(
-        "id", "analysis_type", "model_used", "confidence_score", "created_at"
-    ).order_by("id")
+    results = job.results.for_summary().order_by("id")
     return render(
         request,
         "pages/job_detail.html",
@@ -216,12 +202,8 @@ def result_detail(request, pk):
 @permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def file_detail(request, pk):
     media = get_object_or_404(MediaFile, pk=pk)
-    jobs = media.jobs.only(
-        "id", "job_type", "status", "progress", "created_at", "completed_at"
-    ).order_by("-created_at")[:100]
-    results = media.results.only(
-        "id", "analysis_type", "model_used", "confidence_score", "created_at"
-    ).order_by("-created_at")[:100]
+    jobs = media.jobs.for_summary().order_by("-created_at")[:100]
+    results = media.results.for_summary().order_by("-created_at")[:100]
     return render(
         request,
         "pages/file_detail.html",
