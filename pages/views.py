@@ -22,14 +22,13 @@ from mediaanalysis.pipeline.display import (
 from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, SessionFilter
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.pipeline.pagination import paginate
-from mediaanalysis.pipeline.queries import distinct_values
 from reviews.filters import ReviewedResultFilter
 from reviews.models import HITLReview, ReviewStatus
 
 EXPORT_CHUNK = 2000
 
 
-def _list_page(request, filterset_class, queryset, template, default_sort, extra=None):
+def _list_page(request, filterset_class, queryset, template, default_sort):
     """Validate the query string, filter, paginate, and render the page or just its table."""
     filterset = filterset_class(
         request.GET or None, queryset=queryset.order_by(*default_sort), request=request
@@ -51,7 +50,6 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
         "page": page,
         "rows": page.rows,
         "per_page_choices": [10, 25, 50, 100],
-        **(extra or {}),
     }
     if request.htmx and not request.htmx.history_restore_request:
         template += "#table"
@@ -69,7 +67,6 @@ def job_list(request):
         AnalysisJob.objects.for_list(),
         "pages/job_list.html",
         ["-created_at", "-id"],
-        {"job_types": distinct_values(AnalysisJob, "job_type")},
     )
 
 
@@ -89,10 +86,6 @@ def result_list(request):
         results,
         "pages/result_list.html",
         ["-created_at", "-id"],
-        {
-            "analysis_types": distinct_values(AnalysisResult, "analysis_type"),
-            "models": distinct_values(AnalysisResult, "model_used"),
-        },
     )
 
 
@@ -107,10 +100,6 @@ def file_list(request):
         MediaFile.objects.for_list(),
         "pages/file_list.html",
         ["-created_at", "-id"],
-        {
-            "mime_types": distinct_values(MediaFile, "mime_type"),
-            "backends": distinct_values(MediaFile, "storage_backend"),
-        },
     )
 
 
