@@ -30,6 +30,7 @@ CHUNK = 100_000
 # Sentences in the pool the results' texts are drawn from, and how often one holds a phrase.
 SENTENCES = 50_000
 PHRASE_RATE = 0.04
+TEXTS = 100_000  # results' texts in the pool they are drawn from
 TABLES = [
     "user_sessions",
     "media_files",
@@ -125,6 +126,9 @@ class PostgresLoader:
     def load(self):
         with transaction.atomic(), connection.cursor() as cursor:
             self.cursor = cursor
+            # Building the search index (GIN) of a million results takes longer than the
+            # statement timeout that protects the pages (DB_COMMAND_TIMEOUT).
+            cursor.execute("SET LOCAL statement_timeout = 0")
             cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
             # VACUUM below can mark a page all-visible (what index-only scans need) only once
             # this commit is flushed (see there).
@@ -149,9 +153,11 @@ class PostgresLoader:
         # may be asynchronous, runs after every VACUUM.
         self.bar.set_description("vacuum analyze")
         with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")
             for table in TABLES:
                 cursor.execute(f"VACUUM {table}")
             cursor.execute(f"ANALYZE {', '.join(TABLES)}")
+            cursor.execute("RESET statement_timeout")
 
     def drop_secondary_indexes(self) -> list[str]:
         """Drop the plain indexes of the loaded tables (not those behind constraints); return
@@ -295,21 +301,53 @@ class PostgresLoader:
         self.cursor.execute("ANALYZE bulk_sentences")
         return SENTENCES
 
+    def texts(self) -> int:
+        """A pool of results' texts built from the sentences: a transcript of four sentences,
+        each also a timed segment with its text (speech at about 14 characters a second);
+        three pages of extracted text (form feeds between them); a one-sentence summary.
+        Each result takes one (about ten share it), so the texts are built once, not a
+        million times. Returns the pool's size."""
+        pool = self.sentences()
+        self.bar.set_description("texts")
+        picks = "\n".join(
+            f"JOIN bulk_sentences s{i} ON s{i}.idx = 1 + (g::bigint * {prime} + {i * 7}) %% {pool}"
+            for i, prime in enumerate((7919, 104_729, 15_485_863, 32_452_843, 49_979_687), 1)
+        )
+        segment = "jsonb_build_object('start', {start}, 'end', {end}, 'label', '{label}', 'text', s{i}.text)"
+        self.cursor.execute(
+            f"""CREATE TEMP TABLE bulk_texts ON COMMIT DROP AS
+                SELECT g AS idx,
+                       'Speaker 1: ' || s1.text || ' Speaker 2: ' || s2.text
+                         || ' Speaker 1: ' || s3.text || ' Speaker 2: ' || s4.text AS transcript,
+                       jsonb_build_array(
+                           {segment.format(i=1, start="0", end="t.e1", label="intro")},
+                           {segment.format(i=2, start="t.e1", end="t.e2", label="speech")},
+                           {segment.format(i=3, start="t.e2", end="t.e3", label="speech")},
+                           {segment.format(i=4, start="t.e3", end="t.e4", label="speech")}) AS segments,
+                       s1.text || E'\\f' || s2.text || E'\\f' || s3.text AS pages,
+                       s5.text AS summary
+                FROM generate_series(1, %(texts)s) g
+                {picks}
+                CROSS JOIN LATERAL (
+                    SELECT round(length(s1.text) / 14.0, 1) AS e1,
+                           round((length(s1.text) + length(s2.text)) / 14.0, 1) AS e2,
+                           round((length(s1.text) + length(s2.text) + length(s3.text)) / 14.0, 1) AS e3,
+                           round((length(s1.text) + length(s2.text) + length(s3.text) + length(s4.text)) / 14.0, 1) AS e4) t""",
+            {"texts": TEXTS},
+        )
+        self.cursor.execute("CREATE UNIQUE INDEX ON bulk_texts (idx)")
+        self.cursor.execute("ANALYZE bulk_texts")
+        return TEXTS
+
     def results(self, base):
         """One result per completed job, then second results (a second model) until the count is met.
 
-        Texts come from the sentence pool: audio and video get a transcript of four sentences,
-        each also a timed segment with its text; documents three pages of extracted text
-        (form feeds between them); every result a one-sentence summary.
+        Audio and video get a transcript and its segments, documents extracted text, every
+        result a summary: from the pool of texts (see texts()).
         """
         models = [m for k in KINDS for m in k[3]]
         analysis = [k[2] for k in KINDS]
-        pool = self.sentences()
-        picks = "\n".join(
-            f"JOIN bulk_sentences s{i} ON s{i}.idx = 1 + (s.n::bigint * {prime} + {i * 7}) %% {pool}"
-            for i, prime in enumerate((7919, 104_729, 15_485_863, 32_452_843, 49_979_687), 1)
-        )
-        segment = """jsonb_build_object('start', {start}, 'end', {end}, 'label', '{label}', 'text', s{i}.text)"""
+        texts = self.texts()
         self.chunks(
             self.sizes["results"],
             "results",
@@ -320,26 +358,15 @@ class PostgresLoader:
                        jsonb_build_object('labels', jsonb_build_array('speech', 'indoor'), 'sentiment',
                                           (ARRAY['positive','neutral','negative'])[1 + n %% 3]),
                        least(1.0, power(random(), 0.45) * (0.8 + 0.2 * ((n %% 2) = 0)::int))::float,
-                       CASE WHEN k <= 1 THEN 'Speaker 1: ' || s1.text || ' Speaker 2: ' || s2.text
-                                          || ' Speaker 1: ' || s3.text || ' Speaker 2: ' || s4.text END,
-                       s5.text,
-                       CASE WHEN k = 2 THEN s1.text || E'\\f' || s2.text || E'\\f' || s3.text END,
+                       CASE WHEN k <= 1 THEN x.transcript END, x.summary,
+                       CASE WHEN k = 2 THEN x.pages END,
                        CASE WHEN k = 0 THEN 24 + (n %% 400) END,
-                       CASE WHEN k <= 1 THEN jsonb_build_array(
-                           {segment.format(i=1, start="0", end="t.e1", label="intro")},
-                           {segment.format(i=2, start="t.e1", end="t.e2", label="speech")},
-                           {segment.format(i=3, start="t.e2", end="t.e3", label="speech")},
-                           {segment.format(i=4, start="t.e3", end="t.e4", label="speech")}) END,
+                       CASE WHEN k <= 1 THEN x.segments END,
                        j.completed_at, j.completed_at
                 FROM (SELECT g AS n, (g - 1) %% %(completed)s + 1 AS pos FROM generate_series(%(lo)s, %(hi)s) g) s
                 JOIN completed_jobs j ON j.pos = s.pos
-                {picks}
-                CROSS JOIN LATERAL (SELECT (j.media_file_id - %(file_base)s + 1) %% 4 AS k) kk
-                -- Speech at about 14 characters a second.
-                CROSS JOIN LATERAL (SELECT round(length(s1.text) / 14.0, 1) AS e1,
-                                           round((length(s1.text) + length(s2.text)) / 14.0, 1) AS e2,
-                                           round((length(s1.text) + length(s2.text) + length(s3.text)) / 14.0, 1) AS e3,
-                                           round((length(s1.text) + length(s2.text) + length(s3.text) + length(s4.text)) / 14.0, 1) AS e4) t""",
+                JOIN bulk_texts x ON x.idx = 1 + (s.n::bigint * 7919) %% {texts}
+                CROSS JOIN LATERAL (SELECT (j.media_file_id - %(file_base)s + 1) %% 4 AS k) kk""",
             {"file_base": base["media_files"], "completed": self.completed_jobs(base)},
         )
 
