@@ -431,3 +431,37 @@ def test_a_query_is_the_same_on_both_engines():
         " && !!(phraseto_tsquery('simple', %s))",
         ["a", "b c", "d"],
     )
+
+
+# The benchmark's data
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_bulk_writes_texts_where_some_words_are_in_most_results_and_others_in_few():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from mediaanalysis.management import vocabulary
+
+    sizes = {"sessions": 20, "files": 80, "jobs": 600, "results": 600, "reviews": 40}
+    args = [f"--{name}={count}" for name, count in sizes.items()]
+    call_command("seed_bulk", *args, "--seed=3", stdout=StringIO(), stderr=StringIO())
+
+    results = AnalysisResult.objects.all()
+    total = results.count()
+    assert results.search("the").count() > total / 2
+    rare = [w for w in vocabulary.WORDS[-2000:] if results.search(w).exists()]
+    assert rare  # the long tail is there...
+    assert all(results.search(w).count() < total / 20 for w in rare[:20])  # ...and rare
+    assert results.search(" OR ".join(f'"{p}"' for p in vocabulary.PHRASES[:4])).exists()
+    spoken = results.exclude(transcript=None).first()
+    assert all(isinstance(s["text"], str) and s["end"] > s["start"] for s in spoken.segments)
+    assert spoken.segments[1]["text"] in spoken.transcript
+    document = results.exclude(extracted_text=None).first()
+    assert document.extracted_text.count("\f") == 2
+    said = f'"{spoken.segments[2]["text"]}"'
+    rows = list(results.search(said).filter(pk=spoken.pk))
+    search.find_hits(rows, said, using=connection.alias)
+    assert rows[0].search_hit.field == "segment"
+    assert rows[0].search_hit.seconds == spoken.segments[1]["end"]

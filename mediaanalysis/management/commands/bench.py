@@ -445,15 +445,10 @@ class Command(BaseCommand):
         return report
 
     def rare_word(self) -> str:
-        """A word of the vocabulary's long tail that some results hold: a few to a hundred."""
-        fallback = "the"
-        for word in reversed(vocabulary.WORDS):
-            count = search_bound(word, {})
-            if 5 <= count <= 100:
-                return word
-            if count and fallback == "the":
-                fallback = word
-        return fallback
+        """The rarest word of the vocabulary's last 200 (the long tail) that some result holds."""
+        counts = {word: search_bound(word, {}) for word in vocabulary.WORDS[-200:]}
+        held = {word: count for word, count in counts.items() if count}
+        return min(held, key=held.get) if held else vocabulary.WORDS[-1]
 
     def search_sizes(self):
         with connection.cursor() as cursor:
