@@ -465,3 +465,42 @@ def test_seed_bulk_writes_texts_where_some_words_are_in_most_results_and_others_
     search.find_hits(rows, said, using=connection.alias)
     assert rows[0].search_hit.field == "segment"
     assert rows[0].search_hit.seconds == spoken.segments[1]["end"]
+
+
+@pytest.mark.parametrize(
+    "start, seconds",
+    [(12.5, 12.5), (0, 0.0), ("12.5", 12.5), ("1:02:03.5", 3723.5), ("02:30", 150.0)],
+)
+def test_a_segment_start_is_read_as_seconds(start, seconds):
+    assert search.seconds_of(start) == seconds
+
+
+@pytest.mark.parametrize(
+    "start", [None, True, -1, "soon", "1:x", "1:2:3:4", float("nan"), 10**400, "1e400", [], {}]
+)
+def test_a_segment_start_that_is_no_time_gives_no_link(start):
+    assert search.seconds_of(start) is None
+    assert search.page_of(start) is None
+
+
+def test_odd_segments_and_pages_are_searched_without_error(manager_client):
+    odd = make_result(
+        transcript="nothing here",
+        segments=[
+            "a string",
+            7,
+            None,
+            {"text": 5},
+            {"text": ["list"]},
+            {"start": 10**400, "text": "huge start with the keyword"},
+            {"start": "later", "page": 3.0, "text": "page three keyword"},
+        ],
+    )
+    response = manager_client.get(reverse("result-list"), {"q": "keyword"})
+    hit = hit_of(response, odd)
+    assert (hit.field, hit.seconds, hit.page) == ("segment", None, None)
+    assert "huge start" in hit.html
+    hit = hit_of(manager_client.get(reverse("result-list"), {"q": '"page three"'}), odd)
+    assert (hit.seconds, hit.page, hit.deep_link) == (None, 3, "page=3")
+    not_a_list = make_result(summary="keyword", segments={"text": "keyword"})
+    assert hit_of(manager_client.get(reverse("result-list"), {"q": "keyword"}), not_a_list)

@@ -29,11 +29,10 @@ MAX_TERMS = 16
 # A search counts its matches up to this many, and ranks them by relevance only if there are
 # no more: more would be read in full to show 25 (docs/search.md).
 RANK_LIMIT = 1_000
-# PostgreSQL's text search configuration. The pipeline's results are in many languages (the
-# jobs ask for en, es, de...), and a language's configuration stems and drops stop words by
-# that language's rules: 'english' would index Spanish "pedido" as "pedido" but German
-# "Rechnungen" unstemmed and drop English "not" and "no". 'simple' only lowercases, so every
-# language is matched word for word, and phrases hold exactly (docs/search.md).
+# PostgreSQL's text search configuration. The results are in many languages (the jobs ask for
+# en, es, de...); a language's configuration would stem and drop stop words of all of them by
+# its own rules ('english' drops "not" and "no"). 'simple' only lowercases: every language is
+# matched word for word, and phrases hold exactly (docs/search.md).
 CONFIG = "simple"
 # The leading characters of each text that are indexed on PostgreSQL, 200,000 in all: a
 # tsvector may not exceed 1 MB, and text made of distinct multi-byte words costs up to about
@@ -63,10 +62,6 @@ class WebSearch:
     def phrases(self) -> list[str]:
         """The phrases that are looked for (not the excluded ones): what a snippet marks."""
         return [phrase for group in self.groups for phrase in group]
-
-    def __str__(self) -> str:
-        groups = [" OR ".join(f'"{p}"' for p in group) for group in self.groups]
-        return " ".join([*groups, *(f'-"{p}"' for p in self.excluded)])
 
     # PostgreSQL
 
@@ -326,7 +321,7 @@ class Hit:
         if self.page is not None:
             return f"page={self.page}"
         if self.seconds is not None:
-            return f"t={self.seconds:g}"
+            return "t=" + f"{self.seconds:.3f}".rstrip("0").rstrip(".")
         return ""
 
 
@@ -337,34 +332,33 @@ def highlight_html(text: str) -> SafeString:
     return mark_safe(html.replace(START, "").replace(STOP, ""))
 
 
+def _number(value) -> float | None:
+    """A JSON number, or a number written as text, as a finite float; else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def seconds_of(value) -> float | None:
     """A segment's start as seconds: a number, "12.5", or "1:02:03.5"; else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            parts = [float(p) for p in value.strip().split(":")]
-        except ValueError:
-            return None
-        if not 1 <= len(parts) <= 3:
+    if isinstance(value, str) and ":" in value:
+        parts = [_number(p) for p in value.split(":")]
+        if not 2 <= len(parts) <= 3 or None in parts:
             return None
         value = sum(p * 60**i for i, p in enumerate(reversed(parts)))
-    if isinstance(value, int | float) and math.isfinite(value) and value >= 0:
-        return round(float(value), 3)
-    return None
+    number = _number(value)
+    return round(number, 3) if number is not None and 0 <= number < 1e9 else None
 
 
 def page_of(value) -> int | None:
     """A page number (1 to 100,000) from a number or its text; else None."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if math.isfinite(value) and value == int(value) and 1 <= value <= 100_000:
-        return int(value)
+    number = _number(value)
+    if number is not None and number.is_integer() and 1 <= number <= 100_000:
+        return int(number)
     return None
 
 
