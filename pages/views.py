@@ -1,6 +1,7 @@
 """Pages to browse the pipeline's data: lists with filters, details, CSV exports."""
 
 import csv
+from functools import partial
 
 from django.contrib.auth.decorators import permission_required
 from django.db.models import Subquery
@@ -30,21 +31,24 @@ EXPORT_CHUNK = 2000
 
 
 def _search(filterset):
-    """A search's queryset, count and sort note. Matches are ranked only when there are at
-    most RANK_LIMIT of them: ranking a million matches to show 25 would read them all. More
-    are shown newest first, which the list's indexes serve (docs/search.md)."""
+    """A search's queryset, count, sort note and way to a page's ids. Matches are ranked only
+    when there are at most RANK_LIMIT of them: ranking a million matches to show 25 would read
+    them all. More are shown newest first, which the list's indexes serve (docs/search.md)."""
     qs, query = filterset.qs, filterset.search
     counted = count_rows(qs, estimate=False, cap=search.RANK_LIMIT)
-    note = ""
+    few = counted[1] and counted[0] <= search.RANK_LIMIT
+    note, page_ids = "", None
     if filterset.by_relevance() and query.phrases:
-        if counted[1] and counted[0] <= search.RANK_LIMIT:
+        if few:
             qs, note = qs.by_relevance(query), "Best matches first."
         else:
             note = (
                 f"More than {search.RANK_LIMIT:,} matches, so newest first: narrow the search"
                 " (or add filters) to sort them by relevance."
             )
-    return qs, counted, note
+    if not few and filterset.newest_first():
+        page_ids = partial(search.newest_matches, filterset.unsearched(), query)
+    return qs, counted, note, page_ids
 
 
 def _list_page(request, filterset_class, queryset, template, default_sort):
@@ -54,11 +58,13 @@ def _list_page(request, filterset_class, queryset, template, default_sort):
     )
     page_form = PageForm(request.GET)
     number, per_page = page_form.values()
-    qs, counted, search_note = filterset.qs, None, ""
+    qs, counted, search_note, page_ids = filterset.qs, None, "", None
     query = getattr(filterset, "search", None)
     if query is not None:
-        qs, counted, search_note = _search(filterset)
-    page = paginate(qs, number, per_page, filtered=filterset.is_filtered(), counted=counted)
+        qs, counted, search_note, page_ids = _search(filterset)
+    page = paginate(
+        qs, number, per_page, filtered=filterset.is_filtered(), counted=counted, page_ids=page_ids
+    )
     if query is not None:
         search.find_hits(page.rows, query, using=qs.db)
     context = {

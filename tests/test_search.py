@@ -504,3 +504,26 @@ def test_odd_segments_and_pages_are_searched_without_error(manager_client):
     assert (hit.seconds, hit.page, hit.deep_link) == (None, 3, "page=3")
     not_a_list = make_result(summary="keyword", segments={"text": "keyword"})
     assert hit_of(manager_client.get(reverse("result-list"), {"q": "keyword"}), not_a_list)
+
+
+@pytest.mark.postgres
+def test_a_shallow_page_of_many_matches_is_found_among_the_newest_rows(
+    manager_client, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr(search, "RANK_LIMIT", 3)
+    monkeypatch.setattr(search, "WALK_ROWS", 6)
+    older = [make_result(transcript="the refund request") for _ in range(4)]
+    newer = [make_result(transcript=f"call {n}") for n in range(3)] + [
+        make_result(transcript="another refund request")
+    ]
+    everything = [r.pk for r in reversed(older + newer) if "refund" in r.transcript]
+    unsearched = AnalysisResult.objects.order_by("-created_at", "-id")
+    # The newest six rows hold three matches: enough for a page of three, not of four.
+    assert search.newest_matches(unsearched, "refund", 0, 3) == everything[:3]
+    assert search.newest_matches(unsearched, "refund", 1, 2) == everything[1:3]
+    assert search.newest_matches(unsearched, "refund", 0, 4) is None
+    for per_page in (1, 2, 3, 4):
+        with django_assert_max_num_queries(SEARCH_QUERIES + 1):
+            shown = found(manager_client, '"refund request"', per_page=per_page)
+        assert shown == everything[:per_page]
+    assert found(manager_client, "refund", per_page=2, page=2) == everything[2:4]

@@ -283,8 +283,22 @@ class ResultFilter(ListFilterSet):
 
     def by_relevance(self) -> bool:
         """Whether to sort by relevance: asked for, or a search with no other sort."""
-        sort = getattr(self.form, "cleaned_data", {}).get("sort")
-        return self.search is not None and sort in (None, [], [ResultSortFilter.RELEVANCE])
+        return self.search is not None and self._sort() in (None, [], ["relevance"])
+
+    def newest_first(self) -> bool:
+        """Whether the rows come newest first (the default, or asked for)."""
+        return self._sort() in (None, [], ["relevance"], ["-created"])
+
+    def unsearched(self):
+        """The rows of every filter but the search, in the list's order."""
+        queryset = self.queryset.all()
+        for name, value in self.form.cleaned_data.items():
+            if name != "q":
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    def _sort(self):
+        return getattr(self.form, "cleaned_data", {}).get("sort")
 
     def filter_has_transcript(self, qs, name, value):
         has = Q(transcript__isnull=False) & ~Q(transcript="")

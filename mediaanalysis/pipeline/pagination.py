@@ -102,10 +102,17 @@ def count_rows(queryset, *, estimate: bool, cap: int | None = None) -> tuple[int
 
 
 def paginate(
-    queryset, number: int, per_page: int, *, filtered: bool, counted: tuple | None = None
+    queryset,
+    number: int,
+    per_page: int,
+    *,
+    filtered: bool,
+    counted: tuple | None = None,
+    page_ids=None,
 ) -> ListPage:
     """One page of `queryset`: three queries (four for a big unfiltered PostgreSQL list, two
-    while its estimated total is cached). `counted`: count_rows() of it, if already known."""
+    while its estimated total is cached). `counted`: count_rows() of it, if already known.
+    `page_ids(offset, limit)`: another way to the page's ids, or None to read them as usual."""
     # An estimate only for the whole table: a filtered list says "more than COUNT_CAP".
     total, exact, estimated = counted or count_rows(queryset, estimate=not filtered)
     if exact and total and number > -(-total // per_page):
@@ -113,7 +120,9 @@ def paginate(
     offset = (number - 1) * per_page
     # A deferred join: the page's ids first, read from the list's index alone; then just those
     # rows with their joins and annotations. Page 2,000 never joins the 50,000 rows it skips.
-    ids = list(queryset.values_list("pk", flat=True)[offset : offset + per_page + 1])
+    ids = page_ids(offset, per_page + 1) if page_ids else None
+    if ids is None:
+        ids = list(queryset.values_list("pk", flat=True)[offset : offset + per_page + 1])
     by_id = {row.pk: row for row in queryset.filter(pk__in=ids)} if ids else {}
     rows = [by_id[pk] for pk in ids if pk in by_id]
     return ListPage(

@@ -29,6 +29,13 @@ MAX_TERMS = 16
 # A search counts its matches up to this many, and ranks them by relevance only if there are
 # no more: more would be read in full to show 25 (docs/search.md).
 RANK_LIMIT = 1_000
+# A shallow page (its rows within the first WALK_DEPTH matches) of a search with more than
+# RANK_LIMIT matches, newest first, is looked for among the newest WALK_ROWS results: a phrase
+# of common words is far more frequent than PostgreSQL's planner, which takes its words to be
+# independent, expects, and it would read every match from the GIN index to sort them by date
+# (docs/performance.md, "Search").
+WALK_ROWS = 5_000
+WALK_DEPTH = 250
 # PostgreSQL's text search configuration. The results are in many languages (the jobs ask for
 # en, es, de...); a language's configuration would stem and drop stop words of all of them by
 # its own rules ('english' drops "not" and "no"). 'simple' only lowercases: every language is
@@ -289,6 +296,31 @@ def order_by_relevance(queryset, query):
     else:
         rank = Fts5Rank(search.fts5(positive_only=True)[0])
     return queryset.alias(relevance=rank).order_by("-relevance", "-created_at", "-id")
+
+
+def newest_matches(unsearched, query, offset: int, limit: int) -> list[int] | None:
+    """Ids `offset` to `offset + limit` of the newest matches of `query` among the newest
+    WALK_ROWS rows of `unsearched` (the results, filtered but not searched, newest first);
+    None where that does not hold them all, or off PostgreSQL: the caller asks the index.
+
+    One statement that walks the newest rows in the list's index order and keeps those that
+    match: bounded by WALK_ROWS whatever the query, and as fast for a word in every result
+    as for a phrase in one in forty."""
+    connection = connections[unsearched.db]
+    if connection.vendor != "postgresql" or offset + limit > WALK_DEPTH:
+        return None
+    recent = unsearched.annotate(
+        search_hit=Matches(F("search_vector"), TsQuery(as_search(query)))
+    ).values_list("id", "created_at", "search_hit")[:WALK_ROWS]
+    sql, params = recent.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.id FROM ({sql}) s WHERE s.search_hit"
+            " ORDER BY s.created_at DESC, s.id DESC OFFSET %s LIMIT %s",
+            [*params, offset, limit],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+    return ids if len(ids) == limit else None
 
 
 # Hits: where each result of a page matched, highlighted
