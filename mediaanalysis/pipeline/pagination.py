@@ -82,6 +82,8 @@ def count_rows(queryset, *, estimate: bool, cap: int | None = None) -> tuple[int
     """(total, exact, estimated): exact up to `cap` (COUNT_CAP); beyond it the planner's
     estimate when `estimate` allows one, else the cap itself as a floor. SQLite, which holds
     development-sized data, is counted exactly."""
+    if queryset.query.is_empty():  # .none(): no SQL to run, nor to key a cached estimate on
+        return 0, True, False
     key = None
     if estimate and connections[queryset.db].vendor == "postgresql":
         # A big list's estimated total is reused for a minute: two queries fewer per page.
