@@ -22,10 +22,11 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
-from ninja import NinjaAPI, Query, Router, Status
+from ninja import Query, Router, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
+from . import events
 from .api_schemas import (
     AnalysisJobCreate,
     AnalysisJobListResponse,
@@ -52,6 +53,7 @@ from .api_schemas import (
     UserSessionResponse,
     UserSessionUpdate,
 )
+from .idempotency import DocumentedIdempotencyAPI
 from .models import (
     JOB_TRANSITIONS,
     AnalysisJob,
@@ -98,7 +100,7 @@ class TokenAuth(HttpBearer):
 
 read_auth, write_auth, admin_auth = TokenAuth(READ), TokenAuth(WRITE), TokenAuth(ADMIN)
 
-api = NinjaAPI(
+api = DocumentedIdempotencyAPI(
     title="Media Analysis API",
     version="1.0",
     description="Pipeline workers write sessions, media files, jobs, progress and results; and read reviews.",
@@ -420,7 +422,7 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
             raise HttpError(409, "A completed job is final; it cannot change.")
         if data.get("retry_count", job.retry_count) > job.max_retries:
             raise HttpError(409, f"This job has used all its {job.max_retries} retries.")
-        return _apply(job, data)
+        return events.job_changed(job.status, _apply(job, data))
 
 
 @jobs.delete("/{job_id}", response={204: None, **ERRORS}, auth=write_auth)
@@ -446,7 +448,8 @@ def create_result(request, payload: AnalysisResultCreate):
         get_alive(AnalysisJob.objects, pk=payload.job_id)
         if payload.media_file_id is not None:
             get_alive(MediaFile.objects, pk=payload.media_file_id)
-        return Status(201, AnalysisResult.objects.create(**payload.model_dump()))
+        result = AnalysisResult.objects.create(**payload.model_dump())
+        return Status(201, events.result_created(result))
 
 
 @results.get("/", response={200: AnalysisResultListResponse, **ERRORS})

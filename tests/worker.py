@@ -1,0 +1,23 @@
+"""Run the task queue in the test's own process: what `manage.py run_worker` does, once."""
+
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+
+
+def run_queued_tasks() -> None:
+    """Run every task that is due now (the clock may be moved), then return."""
+    Worker(
+        queue_names=["*"],
+        excluded_queue_names=[],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+    ).run()
+
+
+def queued(task) -> int:
+    """How many runs of `task` wait in the queue."""
+    return DBTaskResult.objects.ready().filter(task_path=task.module_path).count()
