@@ -1,13 +1,16 @@
 """Reviews in the pipeline's API: read-only, so the pipeline can learn from decisions."""
 
+from base64 import urlsafe_b64decode, urlsafe_b64encode
 from datetime import datetime
 from typing import Any
 
 from ninja import Query, Router, Schema
+from ninja.errors import HttpError
 from pydantic import Field
 
 from mediaanalysis.pipeline.api import ERRORS, api_page, get_alive, retry_reads
 from mediaanalysis.pipeline.api_schemas import INT32, Page, When
+from mediaanalysis.webhooks.models import Event, EventType
 
 from .models import Decision, HITLReview, ReviewStatus
 
@@ -50,6 +53,8 @@ class ReviewFilters(Page):
 @router.get("/", response={200: ReviewListResponse, **ERRORS})
 @retry_reads
 def list_reviews(request, filters: Query[ReviewFilters]):
+    """Reviews, newest first, by page. To follow decisions as they are made, without missing
+    one between pages, read /api/reviews/decisions/ with its cursor instead."""
     qs = HITLReview.objects.select_related("reviewed_by").order_by("-created_at", "-id")
     if filters.status:
         qs = qs.filter(status=filters.status)
@@ -60,6 +65,77 @@ def list_reviews(request, filters: Query[ReviewFilters]):
     if filters.decided_after:
         qs = qs.filter(reviewed_at__gte=filters.decided_after)
     return api_page(qs, filters)
+
+
+# A worker's catch-up: every decision, in commit order, from a cursor.
+
+
+class DecisionItem(Schema):
+    cursor: str = Field(description="this decision's position; pass it as `after` to go on")
+    id: str = Field(description="the webhook-id the same event was (or will be) delivered with")
+    type: str
+    timestamp: datetime
+    data: dict[str, Any] = Field(description="as in the review.decided webhook (docs/webhooks.md)")
+
+
+class DecisionFeed(Schema):
+    items: list[DecisionItem]
+    next_cursor: str | None = Field(
+        description="pass as `after` for the decisions after these; the same cursor comes back "
+        "while there are none yet (null only if there never were any from where you started)"
+    )
+
+
+class FeedFilters(Schema):
+    after: str | None = Field(
+        None, max_length=60, description="next_cursor of the previous answer; omit to start"
+    )
+    decided_after: When | None = Field(
+        None, description="where to start, without a cursor: decisions made since this time"
+    )
+    limit: int = Field(100, ge=1, le=500)
+
+
+def _cursor(event) -> str:
+    return urlsafe_b64encode(f"{event.txid}.{event.pk}".encode()).decode().rstrip("=")
+
+
+def _position(cursor: str) -> tuple[int, int]:
+    try:
+        txid, pk = urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(".")
+        position = int(txid), int(pk)
+    except ValueError:
+        position = (-1, -1)
+    if not all(0 <= part < 2**63 for part in position):
+        raise HttpError(422, "after: not a cursor this API gave; use next_cursor as it came.")
+    return position
+
+
+@router.get("/decisions/", response={200: DecisionFeed, **ERRORS})
+@retry_reads
+def decisions(request, filters: Query[FeedFilters]):
+    """Every decision, in the order the decisions committed, from a cursor: how a worker that
+    missed webhooks catches up, without gaps or repeats even while reviewers decide.
+
+    Start with `decided_after` (or nothing: the oldest kept, WEBHOOK_EVENT_RETENTION_DAYS), then
+    pass each answer's `next_cursor` as `after`. A decision appears once its transaction, and
+    every transaction older than it, has ended.
+    """
+    after = _position(filters.after) if filters.after else None
+    since = None if after else filters.decided_after
+    events = list(Event.objects.feed(EventType.REVIEW_DECIDED, after, since)[: filters.limit])
+    items = [
+        {
+            "cursor": _cursor(event),
+            "id": event.webhook_id,
+            "type": event.type,
+            "timestamp": event.created_at,
+            "data": event.data,
+        }
+        for event in events
+    ]
+    next_cursor = items[-1]["cursor"] if items else filters.after
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/{review_id}", response={200: ReviewResponse, **ERRORS})

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 
 import urllib3
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from standardwebhooks.webhooks import Webhook
+
+from .models import EventEncoder
 
 USER_AGENT = "media-analysis-dashboard-webhooks/1.0"
 EXCERPT_CHARS = 1000
@@ -45,7 +46,7 @@ class Answer:
 
 
 def body_of(envelope: dict) -> str:
-    return json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(envelope, cls=EventEncoder, separators=(",", ":"), ensure_ascii=False)
 
 
 def signed_headers(secret: str, message_id: str, body: str, now: datetime) -> dict:

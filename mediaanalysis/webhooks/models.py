@@ -5,6 +5,7 @@ the change does; the worker sends it after the commit.
 """
 
 import base64
+import datetime
 import secrets
 import uuid
 
@@ -55,6 +56,16 @@ def validate_events(value) -> None:
         raise ValidationError(
             f"Unknown event(s): {', '.join(unknown)}. Known: {', '.join(SUBSCRIBABLE)}."
         )
+
+
+class EventEncoder(DjangoJSONEncoder):
+    """Times to the microsecond, as the API writes them: a version in an event (a row's
+    updated_at) then equals the one the API returns."""
+
+    def default(self, o):
+        if isinstance(o, datetime.datetime):
+            return o.isoformat().replace("+00:00", "Z")
+        return super().default(o)
 
 
 class CurrentTransactionId(models.Func):
@@ -125,13 +136,31 @@ class Endpoint(models.Model):
         return event_type in self.events
 
 
+class EventQuerySet(models.QuerySet):
+    def feed(self, event_type: str, after: tuple[int, int] | None = None, since=None):
+        """Events of one type in commit order, after the position `after` (txid, id).
+
+        Only events that no running transaction can still precede are in it (PostgreSQL: those
+        of transactions older than the oldest one running), so a reader that pages on through
+        the feed while others write neither skips nor repeats an event.
+        """
+        events = self.filter(type=event_type, txid__lt=OldestRunningTransaction())
+        if after is not None:
+            txid, pk = after
+            # txid >= bounds the index range; the OR only sorts out the rows of that one txid.
+            events = events.filter(Q(txid__gt=txid) | Q(id__gt=pk), txid__gte=txid)
+        if since is not None:
+            events = events.filter(created_at__gte=since)
+        return events.order_by("txid", "id")
+
+
 class Event(models.Model):
     """The outbox: one row per change, written in the change's own transaction."""
 
     id = models.BigAutoField(primary_key=True)
     message_id = models.UUIDField(default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=50, choices=EventType)
-    data = models.JSONField(encoder=DjangoJSONEncoder)
+    data = models.JSONField(encoder=EventEncoder)
     created_at = models.DateTimeField(default=timezone.now)
     # The feed's order (reviews' decisions API): the transaction id, then the row id. A row
     # becomes readable once every older transaction has ended, so nothing committed later can
@@ -146,6 +175,8 @@ class Event(models.Model):
         help_text="only to this endpoint (a test event); empty: to every subscriber",
     )
     dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         db_table = "webhook_events"
