@@ -81,6 +81,19 @@ class CurrentTransactionId(models.Func):
         return "(pg_current_xact_id()::text::bigint)", []
 
 
+class OwnTransactionId(models.Func):
+    """The reading transaction's own id, if it wrote anything (PostgreSQL): its own events are
+    visible to it, and final for it."""
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return "(pg_current_xact_id_if_assigned()::text::bigint)", []
+
+
 class OldestRunningTransaction(models.Func):
     """Every transaction with a smaller id has committed or rolled back (PostgreSQL)."""
 
@@ -144,7 +157,9 @@ class EventQuerySet(models.QuerySet):
         of transactions older than the oldest one running), so a reader that pages on through
         the feed while others write neither skips nor repeats an event.
         """
-        events = self.filter(type=event_type, txid__lt=OldestRunningTransaction())
+        events = self.filter(
+            Q(txid__lt=OldestRunningTransaction()) | Q(txid=OwnTransactionId()), type=event_type
+        )
         if after is not None:
             txid, pk = after
             # txid >= bounds the index range; the OR only sorts out the rows of that one txid.
