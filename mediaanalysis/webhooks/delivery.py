@@ -39,6 +39,7 @@ class Answer:
     error: str = ""
     retry_after: timedelta | None = None
     retryable: bool = False
+    at: datetime | None = None  # when it was sent
 
     @property
     def delivered(self) -> bool:
@@ -103,34 +104,27 @@ def post(url: str, body: str, headers: dict) -> Answer:
         timeout = urllib3.Timeout(
             connect=settings.WEBHOOK_CONNECT_TIMEOUT, read=settings.WEBHOOK_READ_TIMEOUT
         )
-        options = {"timeout": timeout, "retries": False, "maxsize": 1}
-        if parts.scheme == "https":
-            pool = urllib3.HTTPSConnectionPool(
-                address,
-                port,
-                server_hostname=parts.hostname,
-                assert_hostname=parts.hostname,
-                **options,
-            )
+        pool = _pool(parts.scheme, address, port, parts.hostname)
+        response = pool.urlopen(
+            "POST",
+            path,
+            body=body.encode(),
+            headers={
+                **headers,
+                "Host": parts.netloc.rsplit("@", 1)[-1],
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            timeout=timeout,
+        )
+        excerpt = response.read(EXCERPT_CHARS * 4, decode_content=True)
+        if response.length_remaining == 0:
+            response.release_conn()  # kept alive for the next delivery
         else:
-            pool = urllib3.HTTPConnectionPool(address, port, **options)
-        with pool:
-            response = pool.urlopen(
-                "POST",
-                path,
-                body=body.encode(),
-                headers={
-                    **headers,
-                    "Host": parts.netloc.rsplit("@", 1)[-1],
-                    "Content-Type": "application/json",
-                    "User-Agent": USER_AGENT,
-                },
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-            )
-            excerpt = response.read(EXCERPT_CHARS * 4, decode_content=True)
-            response.release_conn()
+            response.close()  # a long answer is not read to its end: this connection is done
     except Refused as exc:
         return Answer(error=str(exc), latency_ms=_since(started))
     except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -150,6 +144,28 @@ def post(url: str, body: str, headers: dict) -> Answer:
     elif not answer.delivered:
         answer.error = f"HTTP {code}" + ("" if answer.retryable else " (not retried)")
     return answer
+
+
+_pools: dict = {}
+
+
+def _pool(scheme: str, address: str, port: int, hostname: str):
+    """A kept-alive connection to the checked address, reused by the next delivery there."""
+    key = (scheme, address, port, hostname)
+    if key not in _pools:
+        if len(_pools) >= 100:
+            for pool in _pools.values():
+                pool.close()
+            _pools.clear()
+        options = {"retries": False, "maxsize": 1, "block": False}
+        _pools[key] = (
+            urllib3.HTTPSConnectionPool(
+                address, port, server_hostname=hostname, assert_hostname=hostname, **options
+            )
+            if scheme == "https"
+            else urllib3.HTTPConnectionPool(address, port, **options)
+        )
+    return _pools[key]
 
 
 def _since(started: float) -> float:

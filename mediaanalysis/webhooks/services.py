@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import delivery as http
@@ -15,6 +16,10 @@ BATCH = 500
 OVERDUE = timedelta(minutes=5)
 # An event this old without a dispatch lost its task (the process died right after the commit).
 UNDISPATCHED = timedelta(minutes=1)
+# A dispatch sends first attempts itself for this long, then leaves the rest to delivery tasks.
+LEASE_SHARE = timedelta(seconds=30)
+# ...and logs them in batches of this many.
+RECORD_EVERY = 50
 
 
 def emit(event_type: str, data: dict, endpoint: Endpoint | None = None) -> Event:
@@ -47,30 +52,58 @@ def _dispatch_on_commit(event_ids: list[int]) -> None:
     transaction.on_commit(enqueue, robust=True)
 
 
+def _lease(now):
+    """How long an attempt may take before another worker may take it over."""
+    return now + timedelta(
+        seconds=settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT + 30
+    )
+
+
 def dispatch(event_ids: list[int]) -> int:
     """Open a delivery per subscribed endpoint for each event, then make each first attempt.
 
-    Returns how many deliveries were attempted.
+    The dispatcher takes its own events and any others still waiting (up to a batch), so when
+    decisions come faster than one task per event can keep up with, one task sends them all
+    and the tasks of those events find nothing left to do.
+
+    The events are locked while their deliveries are opened, so one dispatcher owns them and
+    makes their first attempts without claiming each. A long batch hands what is left to
+    delivery tasks before the first leases run out. Returns how many deliveries were opened.
     """
+    from .tasks import deliver
+
+    if not Event.objects.filter(pk__in=event_ids, dispatched_at__isnull=True).exists():
+        return 0  # an earlier dispatch took them along: the common case under load
     now = timezone.now()
-    endpoints = list(Endpoint.objects.active())
     with transaction.atomic():
         events = list(
             Event.objects.select_related("endpoint")
             .select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=event_ids, dispatched_at__isnull=True)
+            .filter(Q(pk__in=event_ids) | Q(created_at__lte=now), dispatched_at__isnull=True)
+            .order_by("created_at")[:BATCH]
         )
-        Delivery.objects.bulk_create(
+        if not events:
+            return 0
+        endpoints = list(Endpoint.objects.active())
+        opened = Delivery.objects.bulk_create(
             [
-                Delivery(event=event, endpoint=endpoint, next_attempt_at=now)
+                Delivery(event=event, endpoint=endpoint, next_attempt_at=_lease(now))
                 for event in events
                 for endpoint in _targets(event, endpoints)
-            ],
-            ignore_conflicts=True,
+            ]
         )
         Event.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)
-    due = Delivery.objects.due(now).filter(event_id__in=[event.pk for event in events], attempts=0)
-    return sum(1 for pk in due.values_list("pk", flat=True) if attempt(pk) != "not due")
+    sent = []
+    for item in opened:
+        if timezone.now() - now > LEASE_SHARE:
+            deliver.enqueue(item.pk)
+            continue
+        sent.append((item, _post(item)))
+        if len(sent) == RECORD_EVERY:
+            _record(sent)
+            sent = []
+    _record(sent)
+    return len(opened)
 
 
 def _targets(event: Event, active: list[Endpoint]) -> list[Endpoint]:
@@ -80,71 +113,99 @@ def _targets(event: Event, active: list[Endpoint]) -> list[Endpoint]:
 
 
 def attempt(delivery_id: int, manual: bool = False) -> str:
-    """One HTTP attempt of a due delivery; schedules the next attempt if it may be retried.
+    """One HTTP attempt of a due delivery (a retry, a redelivery, a requeue by the sweep).
 
     The attempt is claimed first (a conditional UPDATE that moves next_attempt_at past the
     request's timeouts), so a duplicate task, or the sweep, never sends it twice at once.
     """
     now = timezone.now()
-    lease = now + timedelta(
-        seconds=settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT + 30
-    )
-    if not Delivery.objects.due(now).filter(pk=delivery_id).update(next_attempt_at=lease):
+    if not Delivery.objects.due(now).filter(pk=delivery_id).update(next_attempt_at=_lease(now)):
         return "not due"
-    item = Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
-    event, endpoint = item.event, item.endpoint
-    number = item.attempts + 1
-    if not endpoint.active and event.type != EventType.TEST:
-        answer = http.Answer(error="The endpoint is disabled.")
-    else:
-        body = http.body_of(event.envelope())
-        headers = http.signed_headers(endpoint.secret, event.webhook_id, body, now)
-        answer = http.post(endpoint.url, body, headers)
-    finished = timezone.now()
-    retry_at = None
-    if answer.delivered:
-        outcome, status = DeliveryAttempt.Outcome.DELIVERED, Delivery.Status.DELIVERED
-    elif answer.retryable and number < settings.WEBHOOK_MAX_ATTEMPTS:
-        wait = max(http.backoff(number), answer.retry_after or timedelta(0))
-        retry_at = finished + wait
-        outcome, status = DeliveryAttempt.Outcome.RETRY, Delivery.Status.PENDING
-    else:
-        outcome, status = DeliveryAttempt.Outcome.FAILED, Delivery.Status.FAILED
-    with transaction.atomic():
-        DeliveryAttempt.objects.create(
-            delivery=item,
-            attempt=number,
-            manual=manual and number == 1,
-            at=now,
-            outcome=outcome,
-            status_code=answer.status_code,
-            latency_ms=answer.latency_ms,
-            response_excerpt=answer.excerpt,
-            error=answer.error,
-            next_retry_at=retry_at,
-        )
-        Delivery.objects.filter(pk=item.pk).update(
-            status=status,
-            attempts=number,
-            next_attempt_at=retry_at,
-            last_status_code=answer.status_code,
-            last_error=answer.error,
-            updated_at=finished,
-        )
-        if endpoint.active:
-            _note_health(endpoint, answer, finished)
-        if retry_at is not None:
-            from .tasks import deliver
+    return _send(Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id), manual)
 
-            deliver.using(run_after=retry_at).enqueue(item.pk)
-    return outcome
+
+def _send(item: Delivery, manual: bool = False) -> str:
+    """Send, log the attempt, and schedule the next one if it may be retried."""
+    answer = _post(item)
+    return _record([(item, answer)], manual)[0]
+
+
+def _post(item: Delivery) -> http.Answer:
+    event, endpoint = item.event, item.endpoint
+    if not endpoint.active and event.type != EventType.TEST:
+        return http.Answer(error="The endpoint is disabled.")
+    sent_at = timezone.now()
+    body = http.body_of(event.envelope())
+    headers = http.signed_headers(endpoint.secret, event.webhook_id, body, sent_at)
+    answer = http.post(endpoint.url, body, headers)
+    answer.at = sent_at
+    return answer
+
+
+def _record(sent: list[tuple[Delivery, http.Answer]], manual: bool = False) -> list[str]:
+    """Log the attempts, update their deliveries and endpoints, enqueue the retries: a few
+    statements for a whole batch of attempts."""
+    from .tasks import deliver
+
+    if not sent:
+        return []
+    now = timezone.now()
+    attempts, retries, health = [], [], {}
+    for item, answer in sent:
+        number = item.attempts + 1
+        retry_at = None
+        if answer.delivered:
+            outcome, item.status = DeliveryAttempt.Outcome.DELIVERED, Delivery.Status.DELIVERED
+        elif answer.retryable and number < settings.WEBHOOK_MAX_ATTEMPTS:
+            retry_at = now + max(http.backoff(number), answer.retry_after or timedelta(0))
+            outcome, item.status = DeliveryAttempt.Outcome.RETRY, Delivery.Status.PENDING
+            retries.append((item.pk, retry_at))
+        else:
+            outcome, item.status = DeliveryAttempt.Outcome.FAILED, Delivery.Status.FAILED
+        item.attempts, item.next_attempt_at, item.updated_at = number, retry_at, now
+        item.last_status_code, item.last_error = answer.status_code, answer.error
+        attempts.append(
+            DeliveryAttempt(
+                delivery=item,
+                attempt=number,
+                manual=manual and number == 1,
+                at=answer.at or now,
+                outcome=outcome,
+                status_code=answer.status_code,
+                latency_ms=answer.latency_ms,
+                response_excerpt=answer.excerpt,
+                error=answer.error,
+                next_retry_at=retry_at,
+            )
+        )
+        if item.endpoint.active:
+            health[item.endpoint_id] = (item.endpoint, answer)  # the latest answer counts
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(attempts)
+        Delivery.objects.bulk_update(
+            [item for item, _ in sent],
+            [
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "last_status_code",
+                "last_error",
+                "updated_at",
+            ],
+        )
+        for endpoint, answer in health.values():
+            _note_health(endpoint, answer, now)
+        for pk, retry_at in retries:
+            deliver.using(run_after=retry_at).enqueue(pk)
+    return [attempt.outcome for attempt in attempts]
 
 
 def _note_health(endpoint: Endpoint, answer: http.Answer, now) -> None:
     """Track how long an endpoint has failed; disable it after WEBHOOK_DISABLE_AFTER_HOURS."""
     endpoints = Endpoint.objects.filter(pk=endpoint.pk)
     if answer.delivered:
-        endpoints.filter(failing_since__isnull=False).update(failing_since=None)
+        if endpoint.failing_since is not None:  # as read with the delivery: no write when healthy
+            endpoints.update(failing_since=None)
         return
     endpoints.filter(failing_since__isnull=True).update(failing_since=now)
     since = now - timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)

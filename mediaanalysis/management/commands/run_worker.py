@@ -6,6 +6,7 @@ from argparse import BooleanOptionalAction
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connections
 
 from mediaanalysis import scheduler
 
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch", action="store_true", help="exit once the queue is empty")
 
     def handle(self, *args, scheduler_only, interval, queue_name, max_tasks, batch, **options):
+        keep_one_connection()
         stop = threading.Event()
         if scheduler_only:
             self.stdout.write("Scheduling the periodic work (Ctrl-C to stop).")
@@ -61,3 +63,12 @@ class Command(BaseCommand):
             )
         finally:
             stop.set()
+
+
+def keep_one_connection() -> None:
+    """A worker runs one task at a time: one persistent connection serves it better than the
+    pool, which it would hand back and take again (and check) around every task."""
+    for alias in connections:
+        config = connections[alias].settings_dict
+        if config.get("OPTIONS", {}).pop("pool", None) is not None:
+            config["CONN_MAX_AGE"] = None
