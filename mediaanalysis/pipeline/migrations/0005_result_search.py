@@ -26,7 +26,7 @@ def drop_search_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mediaanalysis', '0003_result_model_confidence_index'),
+        ('mediaanalysis', '0004_idempotency_keys'),
     ]
 
     operations = [
