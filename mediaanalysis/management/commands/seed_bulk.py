@@ -290,7 +290,7 @@ class PostgresLoader:
                    JOIN bulk_words w ON w.rank = d.rank
                ) t""",
             {
-                "sentences": SENTENCES,
+                "sentences": self.pool_sizes()[0],
                 "rate": PHRASE_RATE,
                 "phrases": vocabulary.PHRASES,
                 "count": len(vocabulary.PHRASES),
@@ -299,7 +299,7 @@ class PostgresLoader:
         )
         self.cursor.execute("CREATE UNIQUE INDEX ON bulk_sentences (idx)")
         self.cursor.execute("ANALYZE bulk_sentences")
-        return SENTENCES
+        return self.pool_sizes()[0]
 
     def texts(self) -> int:
         """A pool of results' texts built from the sentences: a transcript of four sentences,
@@ -333,11 +333,16 @@ class PostgresLoader:
                            round((length(s1.text) + length(s2.text)) / 14.0, 1) AS e2,
                            round((length(s1.text) + length(s2.text) + length(s3.text)) / 14.0, 1) AS e3,
                            round((length(s1.text) + length(s2.text) + length(s3.text) + length(s4.text)) / 14.0, 1) AS e4) t""",
-            {"texts": TEXTS},
+            {"texts": self.pool_sizes()[1]},
         )
         self.cursor.execute("CREATE UNIQUE INDEX ON bulk_texts (idx)")
         self.cursor.execute("ANALYZE bulk_texts")
-        return TEXTS
+        return self.pool_sizes()[1]
+
+    def pool_sizes(self) -> tuple[int, int]:
+        """(sentences, texts) in the pools: as for a million results, or fewer for a small load."""
+        results = self.sizes["results"]
+        return min(SENTENCES, max(1_000, results // 2)), min(TEXTS, max(1_000, results))
 
     def results(self, base):
         """One result per completed job, then second results (a second model) until the count is met.
