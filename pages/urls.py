@@ -14,6 +14,7 @@ urlpatterns = [
     path("files/export/", views.file_export, name="file-export"),
     path("files/<int:pk>/", views.file_detail, name="file-detail"),
     path("files/<int:pk>/contact-sheet/", views.contact_sheet, name="file-contact-sheet"),
+    path("files/<int:pk>/media/", views.file_media, name="file-media"),
     path("sessions/", views.session_list, name="session-list"),
     path("sessions/export/", views.session_export, name="session-export"),
     path("sessions/<str:session_id>/", views.session_detail, name="session-detail"),

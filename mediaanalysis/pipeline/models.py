@@ -6,6 +6,7 @@ that default in the database: the seed's own response schemas declare those fiel
 """
 
 import hashlib
+import mimetypes
 import secrets
 from datetime import timedelta
 
@@ -14,8 +15,10 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from .softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
+from .storage import MediaLocation, locate
 
 
 class EnumField(models.CharField):
@@ -100,6 +103,18 @@ class MediaFileQuerySet(SoftDeleteQuerySet):
             "created_at",
         )
 
+    def for_media(self):
+        """What serving a file's media needs."""
+        return self.only(
+            "id",
+            "original_filename",
+            "media_type",
+            "mime_type",
+            "file_path",
+            "storage_backend",
+            "storage_path",
+        )
+
 
 class MediaFile(SoftDeleteModel):
     """Metadata of an uploaded or processed media file."""
@@ -158,6 +173,33 @@ class MediaFile(SoftDeleteModel):
 
     def get_absolute_url(self):
         return reverse("file-detail", args=[self.pk])
+
+    @cached_property
+    def location(self) -> MediaLocation:
+        """Where the media is, and whether it can be served (storage.locate)."""
+        return locate(self)
+
+    @property
+    def player_kind(self) -> str | None:
+        """Which player shows this file: "video", "audio", "image", "pdf", "text" or None.
+
+        From media_type, refined by the MIME type (the row's, else guessed from the name).
+        An image that could run code (SVG) gets none: the media URL serves it as a download.
+        """
+        name = self.storage_path or self.file_path or self.original_filename or ""
+        kind = (self.mime_type or "").split(";")[0].strip().lower()
+        kind = kind or (mimetypes.guess_type(name)[0] or "")
+        if self.media_type == MediaType.VIDEO:
+            return "audio" if kind.startswith("audio/") else "video"
+        if self.media_type == MediaType.AUDIO:
+            return "audio"
+        if self.media_type == MediaType.IMAGE:
+            return "image" if kind != "image/svg+xml" else None
+        if kind == "application/pdf":
+            return "pdf"
+        if kind == "text/plain":
+            return "text"
+        return None
 
 
 class AnalysisJobQuerySet(SoftDeleteQuerySet):
