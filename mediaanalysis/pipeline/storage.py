@@ -97,8 +97,14 @@ def _refused(backend, key, why) -> MediaLocation:
 def _locate_local(key: str) -> MediaLocation:
     """A relative path inside MEDIA_ROOT; `..`, absolute paths and symlinks out are refused."""
     parts = PurePosixPath(key).parts
-    if key.startswith(("/", "\\")) or PurePosixPath(key).is_absolute():
-        return _refused(LOCAL, key, "absolute paths are not served")
+    if key.startswith(("/", "\\")):
+        return MediaLocation(  # no absolute path outside the root is ever shown
+            LOCAL,
+            key,
+            False,
+            f"{LOCAL}: (an absolute path)",
+            "not served from storage `local`: absolute paths are not served",
+        )
     if ".." in parts or ".." in key.split("\\"):
         return _refused(LOCAL, key, "the path leaves the media root")
     root = Path(settings.MEDIA_ROOT)
@@ -142,7 +148,8 @@ def _locate_object(backend: str, key: str) -> MediaLocation:
 
 
 @functools.cache
-def _object_storage(bucket, endpoint, region, access_key, expiry):
+def _object_storage(bucket, endpoint, region, access_key, expiry, addressing_style):
+    from botocore.config import Config
     from storages.backends.s3 import S3Storage
 
     return S3Storage(
@@ -150,7 +157,14 @@ def _object_storage(bucket, endpoint, region, access_key, expiry):
         endpoint_url=endpoint,
         region_name=region,
         querystring_expire=expiry,
-        file_overwrite=True,
+        # A page waits for a HEAD: a storage that does not answer fails in seconds, not minutes.
+        client_config=Config(
+            s3={"addressing_style": addressing_style},
+            signature_version="s3v4",
+            connect_timeout=3,
+            read_timeout=10,
+            retries={"max_attempts": 2, "mode": "standard"},
+        ),
     )
 
 
@@ -162,6 +176,7 @@ def object_storage():
         settings.AWS_S3_REGION_NAME,
         settings.AWS_ACCESS_KEY_ID,
         settings.MEDIA_URL_EXPIRY,
+        settings.AWS_S3_ADDRESSING_STYLE,
     )
 
 
