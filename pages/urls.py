@@ -15,6 +15,7 @@ urlpatterns = [
     path("files/<int:pk>/", views.file_detail, name="file-detail"),
     path("files/<int:pk>/contact-sheet/", views.contact_sheet, name="file-contact-sheet"),
     path("files/<int:pk>/media/", views.file_media, name="file-media"),
+    path("files/<int:pk>/peaks/", views.file_peaks, name="file-peaks"),
     path("sessions/", views.session_list, name="session-list"),
     path("sessions/export/", views.session_export, name="session-export"),
     path("sessions/<str:session_id>/", views.session_detail, name="session-detail"),

@@ -28,6 +28,7 @@ from mediaanalysis.pipeline.filters import (
 )
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.pipeline.pagination import paginate
+from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
 from mediaanalysis.pipeline.queries import distinct_values
 from mediaanalysis.pipeline.serving import content_type_for, media_response, safe_filename
 from mediaanalysis.pipeline.storage import locate
@@ -278,6 +279,14 @@ def file_media(request, pk):
         filename=safe_filename(media.original_filename, f"media-{media.pk}"),
         download=MediaForm(request.GET).wants_download(),
     )
+
+
+@require_GET
+@role_required(READERS)
+def file_peaks(request, pk):
+    """The waveform peaks of the file's audio, as JSON for wavesurfer.js (peaks.py)."""
+    media = get_object_or_404(MediaFile.objects.for_media(), pk=pk)
+    return peaks_response(request, peaks_for(media))
 
 
 @require_GET

@@ -110,6 +110,7 @@ class MediaFileQuerySet(SoftDeleteQuerySet):
             "original_filename",
             "media_type",
             "mime_type",
+            "duration_seconds",
             "file_path",
             "storage_backend",
             "storage_path",
@@ -200,6 +201,43 @@ class MediaFile(SoftDeleteModel):
         if kind == "text/plain":
             return "text"
         return None
+
+
+class MediaPeaks(models.Model):
+    """A media file's waveform peaks, computed once from its audio and stored (peaks.py).
+
+    A table rather than files: every app server reads the same rows (PRODUCT.md section 8).
+    `source` is a hash of where the media was and, on local disk, its size and mtime: a
+    changed file no longer matches, and its peaks are computed again. While `state` is
+    computing, `started_at` is the lease of the one request or worker that computes them.
+    """
+
+    class State(models.TextChoices):
+        COMPUTING = "computing"
+        READY = "ready"
+        NO_AUDIO = "no_audio"
+        FAILED = "failed"
+
+    media_file = models.OneToOneField(
+        MediaFile, on_delete=models.CASCADE, related_name="waveform_peaks"
+    )
+    source = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State)
+    started_at = models.DateTimeField()
+    computed_at = models.DateTimeField(null=True, blank=True)
+    compute_seconds = models.FloatField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    length = models.IntegerField(null=True, blank=True, help_text="peaks per channel")
+    # The response body, gzipped JSON: served as it is to every browser that takes gzip.
+    payload = models.BinaryField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "media_peaks"
+        verbose_name_plural = "media peaks"
+
+    def __str__(self):
+        return f"peaks of file #{self.media_file_id} ({self.state})"
 
 
 class AnalysisJobQuerySet(SoftDeleteQuerySet):
