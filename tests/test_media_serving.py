@@ -316,10 +316,8 @@ def test_a_gigabyte_is_streamed_in_constant_memory(reviewer_client, media_root):
     total = 0
     for chunk in response.streaming_content:
         total += len(chunk)
-    response.close()
     tail = reviewer_client.get(url(media), headers={"Range": f"bytes={2**30 - 2**20}-"})
     tail_total = sum(len(chunk) for chunk in tail.streaming_content)
-    tail.close()
 
     assert total == 2**30
     assert tail.status_code == 206 and tail_total == 2**20
