@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from mediaanalysis.pipeline import peaks
 from mediaanalysis.pipeline.models import MediaPeaks
@@ -257,9 +258,12 @@ def test_two_requests_at_once_decode_the_file_once(media_root, monkeypatch, revi
     statuses = []
 
     def request():
-        client = client_for(reviewer)
-        barrier.wait()
-        statuses.append(get(client, media).status_code)
+        try:
+            client = client_for(reviewer)
+            barrier.wait()
+            statuses.append(get(client, media).status_code)
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=request) for _ in range(2)]
     for thread in threads:
