@@ -2,6 +2,8 @@
 streams, and the waveform peaks of its audio."""
 
 import math
+from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -129,3 +131,40 @@ def decode_peaks(source: str) -> dict:
         "length": length,
         "sample_rate": round(length / duration, 3) if duration else None,
     }
+
+
+def make_test_audio(path, minutes: int, rate: int = 48000) -> None:
+    """Ogg/Opus audio `minutes` long, for benchmarks: one minute of a tone that steps in
+    loudness every second, under a little noise, encoded once and muxed `minutes` times
+    (encoding a whole hour would take longer than decoding it)."""
+    minute = f"{path}.minute.ogg"
+    with av.open(minute, "w") as out:
+        stream = out.add_stream("libopus", rate=rate, layout="mono")
+        stream.bit_rate = 24000
+        noise = np.random.default_rng(7)
+        for second in range(60):
+            t = (np.arange(rate) + second * rate) / rate
+            level = 0.2 + 0.6 * (second % 10) / 10
+            samples = level * np.sin(2 * np.pi * 220 * t) + 0.03 * noise.standard_normal(rate)
+            frame = av.AudioFrame.from_ndarray(
+                samples.astype(np.float32).reshape(1, -1), format="flt", layout="mono"
+            )
+            frame.sample_rate, frame.pts, frame.time_base = rate, second * rate, Fraction(1, rate)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    with av.open(minute) as source, av.open(str(path), "w") as out:
+        template = source.streams.audio[0]
+        stream = out.add_stream_from_template(template)
+        step = round(60 / template.time_base)
+        for lap in range(minutes):
+            source.seek(0)
+            for packet in source.demux(template):
+                if packet.dts is None:
+                    continue
+                packet.pts += lap * step
+                packet.dts += lap * step
+                packet.stream = stream
+                out.mux(packet)
+    Path(minute).unlink()
