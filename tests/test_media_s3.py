@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import numpy as np
 import pytest
 import time_machine
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -28,6 +29,7 @@ from mediaanalysis.pipeline.storage import object_storage
 from mediaanalysis.settings import BASE_DIR, media_origin
 
 from .conftest import client_for, make_file
+from .test_peaks import write_audio
 
 pytestmark = pytest.mark.django_db
 
@@ -238,3 +240,22 @@ def test_on_aws_the_csp_origin_is_the_buckets_host(settings, region):
 
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}" == media_origin("media-prod", None, region)
+
+
+def test_peaks_of_audio_in_a_bucket_are_computed_through_a_presigned_url(
+    reviewer_client, s3, tmp_path
+):
+    t = np.arange(48000) / 48000
+    write_audio(tmp_path / "call.wav", 0.5 * np.sin(2 * np.pi * 440 * t))
+    s3.put_object(Bucket=BUCKET, Key="calls/call.wav", Body=(tmp_path / "call.wav").read_bytes())
+    media = make_file(
+        storage_backend="s3", storage_path="calls/call.wav", media_type="audio", duration_seconds=1
+    )
+
+    data = reviewer_client.get(f"/files/{media.pk}/peaks/").json()
+
+    assert data["duration"] == 1.0 and data["length"] == 100
+    assert all(0.49 < abs(p) <= 0.51 for p in data["peaks"][0][1:-1])
+    missing = make_file(storage_backend="s3", storage_path="calls/none.wav", media_type="audio")
+    response = reviewer_client.get(f"/files/{missing.pk}/peaks/")
+    assert response.status_code == 404 and "not found in storage `s3`" in response.json()["error"]

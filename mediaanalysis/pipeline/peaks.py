@@ -30,7 +30,7 @@ from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from .decoding import NoAudio, Undecodable, decode_peaks, probe
 from .models import MediaFile, MediaPeaks, MediaType
-from .storage import MediaLocation, StorageUnavailable, locate, object_exists, presigned_url
+from .storage import MediaLocation, StorageUnavailable, locate, object_etag, presigned_url
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,10 @@ class Answer:
     etag: str | None = None
 
 
-def source_of(location: MediaLocation) -> str:
-    return hashlib.sha256(
-        f"{VERSION}:{location.fingerprint}".encode("utf-8", "replace")
-    ).hexdigest()
+def source_of(location: MediaLocation, object_etag: str | None = None) -> str:
+    """What the peaks were computed from: the location and, in a bucket, the object's ETag."""
+    text = f"{VERSION}:{location.fingerprint}:{object_etag or ''}"
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
 
 
 def decode_source(location: MediaLocation) -> str:
@@ -71,25 +71,23 @@ def peaks_for(media: MediaFile, now=None, background=True) -> Answer:
     if media.media_type not in AUDIBLE:
         return Answer(404, message="Only audio and video have a waveform.")
     location = locate(media)
-    try:
-        missing = location.available and not location.is_local and not object_exists(location)
-    except StorageUnavailable:
-        return Answer(
-            503, message="The storage did not answer; try again shortly.", where=location.where
-        )
-    if missing:
-        location = MediaLocation(
-            location.backend,
-            location.key,
-            False,
-            location.where,
-            f"not found in storage `{location.backend}`: {location.where.partition(': ')[2]}",
-        )
+    version = None  # of an object in a bucket: its ETag
+    if location.available and not location.is_local:
+        try:
+            version = object_etag(location)
+        except StorageUnavailable:
+            return Answer(503, message="The storage did not answer; try again shortly.")
+        if version is None:
+            return Answer(
+                404,
+                message=f"The media is not available: not found in storage `{location.backend}`.",
+                where=location.where,
+            )
     if not location.available:
         return Answer(
             404, message=f"The media is not available: {location.problem}.", where=location.where
         )
-    source = source_of(location)
+    source = source_of(location, version)
     etag = f'"peaks-{source[:32]}"'
     row = MediaPeaks.objects.filter(media_file=media).first()
     if row is None or row.source != source or _lease_expired(row, now):

@@ -192,8 +192,8 @@ class StorageUnavailable(Exception):
     """Object storage did not answer (as opposed to: the object is not there)."""
 
 
-def object_exists(location: MediaLocation) -> bool:
-    """Whether the object is in the bucket: a HEAD, remembered for a minute."""
+def object_etag(location: MediaLocation) -> str | None:
+    """The object's ETag, or None if it is not in the bucket: a HEAD, remembered for a minute."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     name = f"{location.backend}:{settings.AWS_STORAGE_BUCKET_NAME}:{location.key}"
@@ -202,17 +202,23 @@ def object_exists(location: MediaLocation) -> bool:
     if found is None:
         storage = object_storage()
         try:
-            storage.connection.meta.client.head_object(Bucket=storage.bucket_name, Key=location.key)
-            found = True
+            head = storage.connection.meta.client.head_object(
+                Bucket=storage.bucket_name, Key=location.key
+            )
+            found = head.get("ETag") or "-"
         except ClientError as error:
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status not in (403, 404):
                 raise StorageUnavailable(str(error)) from error
-            found = False  # S3 answers 403 for a missing key without ListBucket permission
+            found = ""  # S3 answers 403 for a missing key without ListBucket permission
         except BotoCoreError as error:
             raise StorageUnavailable(str(error)) from error
         cache.set(cache_key, found, HEAD_CACHE_SECONDS)
-    return found
+    return found or None
+
+
+def object_exists(location: MediaLocation) -> bool:
+    return object_etag(location) is not None
 
 
 def open_local(location: MediaLocation):
