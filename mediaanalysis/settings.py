@@ -224,7 +224,7 @@ MEDIA_URL_EXPIRY = env_number("MEDIA_URL_EXPIRY", 300)
 MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")
 # Audio up to this long gets its waveform peaks computed in the request that first asks for
 # them; longer audio in the background (the page waits for them).
-PEAKS_INLINE_MAX_SECONDS = env_number("PEAKS_INLINE_MAX_SECONDS", 900.0, float)
+PEAKS_INLINE_MAX_SECONDS = env_number("PEAKS_INLINE_MAX_SECONDS", 600.0, float)
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
 AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None

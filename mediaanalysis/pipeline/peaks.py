@@ -1,9 +1,10 @@
 """Waveform peaks: computed once per media file (and again only when the file changes), stored
 in `media_peaks`, served small (GET /files/<id>/peaks/, PRODUCT.md section 4).
 
-The first request computes them. Audio up to PEAKS_INLINE_MAX_SECONDS long (15 minutes
-decode in a few seconds) is computed in that request; longer audio in a background thread of
-the same process, while the request answers 202 and the page asks again (Retry-After).
+The first request computes them. Audio up to PEAKS_INLINE_MAX_SECONDS long (ten minutes
+decode in two or three seconds) is computed in that request; longer audio in a background
+thread of the same process, while the request answers 202 and the page asks again
+(Retry-After).
 `manage.py compute_peaks` computes them ahead of time, e.g. for every new file.
 
 Whoever computes holds a lease: the row in state `computing`, taken by a conditional UPDATE
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -168,6 +169,9 @@ def compute(media_id: int, location: MediaLocation, source: str, started_at) -> 
         fields = {"state": MediaPeaks.State.NO_AUDIO}
     except Undecodable as error:
         fields = {"state": MediaPeaks.State.FAILED, "error": str(error)}
+    except Exception:  # a bug or a library's surprise: said once, not a 500 on every view
+        log.exception("Computing the peaks of media file %s failed", media_id)
+        fields = {"state": MediaPeaks.State.FAILED, "error": "an unexpected error (logged)"}
     MediaPeaks.objects.filter(media_file_id=media_id, source=source, started_at=started_at).update(
         computed_at=timezone.now(), compute_seconds=time.perf_counter() - began, **fields
     )
@@ -177,10 +181,10 @@ def start_in_background(media_id, location, source, started_at) -> None:
     def run():
         try:
             compute(media_id, location, source, started_at)
-        except Exception:  # the lease runs out, and the next request tries again
-            log.exception("Computing the peaks of media file %s failed", media_id)
+        except Exception:  # the database went away: the lease runs out, and a request retries
+            log.exception("Storing the peaks of media file %s failed", media_id)
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's own connections
 
     threading.Thread(target=run, name=f"peaks-{media_id}", daemon=True).start()
 
