@@ -131,6 +131,8 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(
     peaks = report["media"]["peaks"]
     assert peaks["length"] == 2000 and peaks["compute_s"] > 0
     assert peaks["serve"]["median_ms"] > 0 and peaks["serve"]["queries"] <= 4
+    assert peaks["peaks_only_median_ms"] > 0 and peaks["floor_median_ms"] > 0
+    assert set(report["media"]["ranges"][0]["one_byte_median_ms"]) == {"app", "whitenoise"}
     modes = [(run["mode"], run["reviewers"]) for run in report["claims"]]
     assert modes == [
         ("claim next", 1),

@@ -36,7 +36,7 @@ from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Count, F, Q
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import override_settings
 from django.utils import timezone
 
@@ -48,7 +48,7 @@ from mediaanalysis.pipeline.models import (
     MediaPeaks,
     UserSession,
 )
-from mediaanalysis.pipeline.peaks import peaks_for
+from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
 from reviews import services
 from reviews.models import HELD, OPEN, HITLReview, ReviewEvent
@@ -421,7 +421,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"media ranges, 1 MB x {row['requests']:,}, {clients} client(s): app"
                 f" {row['app_mb_per_s']} MB/s, whitenoise {row['whitenoise_mb_per_s']} MB/s,"
-                f" app / whitenoise {row['ratio']}; gunicorn's peak RSS {row['gunicorn_rss_mb']} MB"
+                f" app / whitenoise {row['ratio']}; a one-byte range: app"
+                f" {row['one_byte_median_ms']['app']} ms, whitenoise"
+                f" {row['one_byte_median_ms']['whitenoise']} ms; gunicorn's peak RSS"
+                f" {row['gunicorn_rss_mb']} MB"
             )
         rows["peaks"] = self.media_peaks(audio_minutes)
         peaks = rows["peaks"]
@@ -429,7 +432,8 @@ class Command(BaseCommand):
             f"peaks of {audio_minutes} min of audio: computed in {peaks['compute_s']} s"
             f" ({peaks['length']} peaks, {peaks['gzip_kb']} KB gzipped); served: median"
             f" {peaks['serve']['median_ms']} ms, p95 {peaks['serve']['p95_ms']} ms,"
-            f" {peaks['serve']['queries']} queries"
+            f" {peaks['serve']['queries']} queries (the peaks' own part"
+            f" {peaks['peaks_only_median_ms']} ms; a signed-in 404 page {peaks['floor_median_ms']} ms)"
         )
         return rows
 
@@ -458,7 +462,7 @@ class Command(BaseCommand):
         port = free_port()
         try:
             with gunicorn(port) as server:
-                timings = {}
+                timings, overhead = {}, {}
                 for label, url, headers in (
                     ("whitenoise", f"/static/{name}", {}),
                     ("app", f"/files/{media.pk}/media/", {"Cookie": cookie}),
@@ -467,6 +471,8 @@ class Command(BaseCommand):
                     started = time.perf_counter()
                     requests = self.range_sweep(port, url, headers, 2**20, size, clients, laps=2)
                     timings[label] = time.perf_counter() - started
+                    # What a request costs before its bytes: one-byte ranges, one client.
+                    overhead[label] = self.one_byte_latency(port, url, headers)
                 rss = self.peak_rss_mb(server.pid)
         finally:
             MediaFile.all_objects.filter(pk=media.pk).delete()
@@ -481,8 +487,24 @@ class Command(BaseCommand):
             "app_mb_per_s": round(app, 1),
             "whitenoise_mb_per_s": round(static, 1),
             "ratio": round(app / static, 2),
+            "one_byte_median_ms": {label: ms(value) for label, value in overhead.items()},
             "gunicorn_rss_mb": rss,
         }
+
+    @staticmethod
+    def one_byte_latency(port, url, headers, runs=200):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        timings = []
+        try:
+            for _ in range(runs):
+                started = time.perf_counter()
+                conn.request("GET", url, headers={**headers, "Range": "bytes=0-0"})
+                response = conn.getresponse()
+                response.read()
+                timings.append(time.perf_counter() - started)
+        finally:
+            conn.close()
+        return statistics.median(timings)
 
     @staticmethod
     def range_sweep(port, url, headers, chunk, size, clients, laps=1):
@@ -552,9 +574,19 @@ class Command(BaseCommand):
             if answer.status != 200:
                 raise CommandError(f"peaks: {answer.status} {answer.message}")
             row = MediaPeaks.objects.get(media_file=media)
-            serve = self.measure(
-                "peaks, stored", self.users[REVIEWERS], f"/files/{media.pk}/peaks/"
-            )
+            reviewer = self.users[REVIEWERS]
+            serve = self.measure("peaks, stored", reviewer, f"/files/{media.pk}/peaks/")
+            # The same minus Django's request cycle: what the peaks themselves cost.
+            request = RequestFactory().get("/", HTTP_ACCEPT_ENCODING="gzip")
+            own = []
+            for _ in range(self.runs):
+                started = time.perf_counter()
+                peaks_response(request, peaks_for(media))
+                own.append(time.perf_counter() - started)
+            log = logging.getLogger("django.request")
+            level, _ = log.level, log.setLevel(logging.ERROR)
+            floor = self.measure("a missing job (404 page)", reviewer, "/jobs/0/", codes=(404,))
+            log.setLevel(level)
         finally:
             MediaFile.all_objects.filter(pk=media.pk).delete()
         return {
@@ -563,6 +595,8 @@ class Command(BaseCommand):
             "length": row.length,
             "gzip_kb": round(len(row.payload) / 1024, 1),
             "serve": serve,
+            "peaks_only_median_ms": ms(statistics.median(own)),
+            "floor_median_ms": floor["median_ms"],
         }
 
     # Claims over HTTP
