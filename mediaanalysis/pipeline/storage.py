@@ -76,7 +76,7 @@ def locate_key(backend: str, key: str | None) -> MediaLocation:
     key = key or ""
     if not key:
         return MediaLocation(
-            backend, key, False, f"{backend}: (no path)", "no storage path is recorded"
+            backend, key, False, f"{shown(backend)}: (no path)", "no storage path is recorded"
         )
     if "\x00" in key:
         return _refused(backend, key, "the path holds a NUL character")
@@ -85,13 +85,19 @@ def locate_key(backend: str, key: str | None) -> MediaLocation:
     if backend in OBJECT_BACKENDS:
         return _locate_object(backend, key)
     return MediaLocation(
-        backend, key, False, f"{shown(backend)}: {shown(key)}", f"unknown storage `{backend}`"
+        backend,
+        key,
+        False,
+        f"{shown(backend)}: {shown(key)}",
+        f"unknown storage `{shown(backend)}`",
     )
 
 
 def _refused(backend, key, why) -> MediaLocation:
     where = f"{shown(backend)}: {shown(key)}"
-    return MediaLocation(backend, key, False, where, f"not served from storage `{backend}`: {why}")
+    return MediaLocation(
+        backend, key, False, where, f"not served from storage `{shown(backend)}`: {why}"
+    )
 
 
 def _locate_local(key: str) -> MediaLocation:
