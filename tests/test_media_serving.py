@@ -83,6 +83,8 @@ def test_without_a_range_the_whole_file_comes_with_its_validators(reviewer_clien
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Content-Disposition"] == 'inline; filename="talk.webm"'
     assert "private" in response["Cache-Control"]
+    # The site's own policy, not a sandbox: Chrome plays a video opened on its own tab.
+    assert "sandbox" not in response["Content-Security-Policy"]
 
 
 @pytest.mark.parametrize("header", ["bytes=10240-", "bytes=20000-30000", "bytes=-0"])
@@ -323,3 +325,16 @@ def test_a_gigabyte_is_streamed_in_constant_memory(reviewer_client, media_root):
     assert tail.status_code == 206 and tail_total == 2**20
     assert tail["Content-Range"] == f"bytes {2**30 - 2**20}-{2**30 - 1}/{2**30}"
     assert peak_rss_bytes() - before < 64 * 2**20
+
+
+def test_an_svg_contact_sheet_shows_as_an_image_but_cannot_run_anything(
+    reviewer_client, media_root
+):
+    (media_root / "clips" / "sheet.svg").write_text(
+        "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"
+    )
+    media = make_file(contact_sheet_path="clips/sheet.svg")
+    response = reviewer_client.get(f"/files/{media.pk}/contact-sheet/")
+    assert response["Content-Type"] == "image/svg+xml"
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"

@@ -31,9 +31,9 @@ ACTIVE_TYPES = {"image/svg+xml"}
 MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$")
 RANGE_SPEC = re.compile(r"^(\d*)-(\d*)$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# A media response opened on its own cannot run anything (PDF excepted: Chrome's viewer
-# refuses to run in a sandbox).
-SANDBOX = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+# What could run if opened on its own (a download, an SVG contact sheet) cannot run anything.
+# Not for what plays: Chrome's own player and PDF viewer do not load in a sandboxed document.
+SANDBOX = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
 class Unsatisfiable(Exception):
@@ -158,7 +158,7 @@ def local_response(request, location, content_type, disposition, inline=True):
         "X-Content-Type-Options": "nosniff",
         "Content-Disposition": disposition,
     }
-    if content_type != "application/pdf":
+    if not inline or content_type in ACTIVE_TYPES:
         headers["Content-Security-Policy"] = SANDBOX
     if settings.MEDIA_ACCEL_REDIRECT:
         # nginx answers Range, If-Range and the conditional headers for the file itself.
