@@ -831,7 +831,8 @@ def gunicorn(port):
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 120  # a loaded 2-core machine boots 4 workers slowly
+        # Generous: workers import the whole site at once, slowly on a busy machine.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
