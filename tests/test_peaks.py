@@ -195,6 +195,26 @@ def test_a_long_file_is_computed_in_the_background_while_the_page_waits(
     assert get(reviewer_client, media).json()["length"] == 300
 
 
+def test_a_long_files_peaks_are_computed_by_a_background_task_not_the_request(
+    reviewer_client, media_root, settings, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from mediaanalysis.pipeline.tasks import compute_peaks
+
+    settings.PEAKS_INLINE_MAX_SECONDS = 2.0
+    media = audio("tone.wav", duration_seconds=None)  # probed: 3 s
+
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = get(reviewer_client, media)
+
+    assert waiting.status_code == 202
+    queued = DBTaskResult.objects.get(task_path=compute_peaks.module_path)
+    assert queued.args_kwargs["args"][0] == media.pk
+    compute_peaks.call(*queued.args_kwargs["args"])  # what the worker does with it
+    assert get(reviewer_client, media).json()["length"] == 300
+
+
 def test_an_abandoned_computation_is_taken_over_after_its_lease(
     reviewer_client, media_root, decodes
 ):

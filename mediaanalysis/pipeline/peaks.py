@@ -2,9 +2,9 @@
 in `media_peaks`, served small (GET /files/<id>/peaks/, PRODUCT.md section 4).
 
 The first request computes them. Audio up to PEAKS_INLINE_MAX_SECONDS long (ten minutes
-decode in two or three seconds) is computed in that request; longer audio in a background
-thread of the same process, while the request answers 202 and the page asks again
-(Retry-After).
+decode in two or three seconds) is computed in that request; longer audio by a background
+task (django.tasks, worked by `make worker`), while the request answers 202 and the page asks
+again (Retry-After).
 `manage.py compute_peaks` computes them ahead of time, e.g. for every new file.
 
 Whoever computes holds a lease: the row in state `computing`, taken by a conditional UPDATE
@@ -17,13 +17,12 @@ import gzip
 import hashlib
 import json
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -66,7 +65,8 @@ def decode_source(location: MediaLocation) -> str:
 def peaks_for(media: MediaFile, now=None, background=True) -> Answer:
     """The file's stored peaks, computing them first if they are missing or stale.
 
-    With `background`, a long file's peaks are computed in a thread and the answer is 202.
+    With `background`, a long file's peaks are computed by a background task and the answer
+    is 202.
     """
     now = now or timezone.now()
     if media.media_type not in AUDIBLE:
@@ -178,15 +178,10 @@ def compute(media_id: int, location: MediaLocation, source: str, started_at) -> 
 
 
 def start_in_background(media_id, location, source, started_at) -> None:
-    def run():
-        try:
-            compute(media_id, location, source, started_at)
-        except Exception:  # the database went away: the lease runs out, and a request retries
-            log.exception("Storing the peaks of media file %s failed", media_id)
-        finally:
-            connections.close_all()  # this thread's own connections
+    """Hand the computation to a worker, once this request's lease is committed."""
+    from .tasks import compute_peaks  # tasks import this module
 
-    threading.Thread(target=run, name=f"peaks-{media_id}", daemon=True).start()
+    transaction.on_commit(lambda: compute_peaks.enqueue(media_id, source, started_at.isoformat()))
 
 
 def peaks_response(request, answer: Answer) -> HttpResponse:
