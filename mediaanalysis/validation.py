@@ -1,0 +1,172 @@
+"""What the database can store and the pages can show, checked once at the edge.
+
+Every text and JSON value that reaches the database passes here first: the pages' forms and
+filters, the API's schemas and the admin's forms all call these functions (PRODUCT.md section
+6). A refusal is a ValueError (the API's schemas turn it into a 422 naming the field) or, through
+the `validate_*` functions, a Django ValidationError (a form error under the field).
+
+The limits: no NUL character (PostgreSQL refuses it in text and in jsonb), valid Unicode (a lone
+surrogate cannot be encoded for the database), finite numbers (jsonb has no NaN or Infinity),
+integers that fit their column, JSON no deeper than MAX_JSON_DEPTH and no larger than
+MAX_JSON_BYTES. `session_id` goes into URLs: new ones follow SESSION_ID_RULE.
+"""
+
+import json
+import math
+import re
+
+from django.core.exceptions import ValidationError
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# Integers inside JSON: 64 bits, so that every reader (Python, PostgreSQL's jsonb, a worker in
+# any language) reads them back as numbers.
+JSON_INT_MAX = 2**63 - 1
+MAX_JSON_DEPTH = 64
+MAX_JSON_BYTES = 1_000_000
+# A number literal longer than this is refused before Python converts it (its own limit is
+# 4,300 digits, and it raises a bare ValueError there).
+MAX_NUMBER_LITERAL = 40
+
+SESSION_ID_RULE = "1 to 36 letters, digits and - _ . : (no spaces, slashes or other signs)"
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,36}$"
+_SESSION_ID = re.compile(SESSION_ID_PATTERN, re.ASCII)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _OversizedNumber(float):
+    """Stands in for a number literal too long to convert, so the field that holds it is named."""
+
+    def __new__(cls):
+        return super().__new__(cls, math.inf)
+
+
+def text_problem(value: str) -> str | None:
+    """Why the database cannot store this text, or None."""
+    if "\x00" in value:
+        return "must not contain NUL characters (\\u0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it holds a lone surrogate, such as \\ud800)"
+    return None
+
+
+def check_text(value: str) -> str:
+    """The text, or ValueError saying why it cannot be stored."""
+    if isinstance(value, str) and (problem := text_problem(value)):
+        raise ValueError(problem)
+    return value
+
+
+def check_int32(value: int) -> int:
+    if not INT32_MIN <= value <= INT32_MAX:
+        raise ValueError(f"must be between {INT32_MIN} and {INT32_MAX}")
+    return value
+
+
+def check_session_id(value: str) -> str:
+    """A new session id: it goes into URLs, so it holds only characters that need no quoting."""
+    if not _SESSION_ID.match(value):
+        raise ValueError(f"a session id is {SESSION_ID_RULE}")
+    return value
+
+
+def json_problem(value) -> str | None:
+    """Why this JSON value cannot be stored, or None. Walks the value without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"must not nest deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(item, str):
+            if problem := text_problem(item):
+                return f"text in it {problem}"
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, _OversizedNumber):
+            return f"numbers must have at most {MAX_NUMBER_LITERAL} digits"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "numbers must be finite (no NaN or Infinity)"
+        elif isinstance(item, int):
+            if abs(item) > JSON_INT_MAX:
+                return f"whole numbers must be between -{JSON_INT_MAX} and {JSON_INT_MAX}"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return "object keys must be text"
+                if problem := text_problem(key):
+                    return "object keys " + problem
+                stack.append((child, depth + 1))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1) for child in item)
+        else:
+            return f"holds a {type(item).__name__}, which is not JSON"
+    return None
+
+
+def check_json(value):
+    """The JSON value, or ValueError saying why it cannot be stored."""
+    if problem := json_problem(value):
+        raise ValueError(problem)
+    if len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode()) > MAX_JSON_BYTES:
+        raise ValueError(f"must be at most {MAX_JSON_BYTES:,} bytes of JSON")
+    return value
+
+
+def _parse_int(literal: str):
+    return _OversizedNumber() if len(literal) > MAX_NUMBER_LITERAL else int(literal)
+
+
+def _parse_float(literal: str):
+    return _OversizedNumber() if len(literal) > MAX_NUMBER_LITERAL * 10 else float(literal)
+
+
+def loads_json(text: str | bytes):
+    """Parse JSON text for checking: never raises anything but ValueError, with a clear message.
+
+    NaN, Infinity and overlong numbers are parsed (so that `check_json` can name the field that
+    holds them); nesting deeper than Python can parse is refused here.
+    """
+    if len(text) > MAX_JSON_BYTES * 3:  # a request body may hold several fields
+        raise ValueError(f"is too large (at most {MAX_JSON_BYTES:,} bytes of JSON)")
+    try:
+        return json.loads(text, parse_int=_parse_int, parse_float=_parse_float)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"must not nest deeper than {MAX_JSON_DEPTH} levels") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"is not valid JSON ({exc})") from None
+
+
+def sanitize_text(value: str) -> str:
+    """Text the database can store, for keeping what someone typed (a draft) when the text as
+    typed cannot be: NUL characters and lone surrogates become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value.replace("\x00", "\ufffd"))
+
+
+# Django validators (forms, model fields, the admin): the same checks, as form errors.
+
+
+def _as_validation_error(check, value, code):
+    try:
+        check(value)
+    except ValueError as exc:
+        raise ValidationError(f"This {exc}.", code=code) from None
+
+
+def validate_text(value):
+    _as_validation_error(check_text, value, "text")
+
+
+def validate_json(value):
+    _as_validation_error(check_json, value, "json")
+
+
+def validate_session_id(value):
+    """New session ids only: old rows may break the rule and must still show."""
+    if not _SESSION_ID.match(value or ""):
+        raise ValidationError(f"A session id is {SESSION_ID_RULE}.", code="session_id")
