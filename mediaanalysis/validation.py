@@ -41,13 +41,13 @@ class _OversizedNumber(float):
 
 
 def text_problem(value: str) -> str | None:
-    """Why the database cannot store this text, or None."""
+    """Why the database cannot store this text ("must not contain ..."), or None."""
     if "\x00" in value:
-        return "must not contain NUL characters (\\u0000)"
+        return "must not contain a NUL character (\\u0000)"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "must be valid Unicode text (it holds a lone surrogate, such as \\ud800)"
+        return "must not contain a lone surrogate (such as \\ud800): it is not valid Unicode"
     return None
 
 
@@ -80,7 +80,7 @@ def json_problem(value) -> str | None:
             return f"must not nest deeper than {MAX_JSON_DEPTH} levels"
         if isinstance(item, str):
             if problem := text_problem(item):
-                return f"text in it {problem}"
+                return problem
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, _OversizedNumber):
@@ -96,7 +96,7 @@ def json_problem(value) -> str | None:
                 if not isinstance(key, str):
                     return "object keys must be text"
                 if problem := text_problem(key):
-                    return "object keys " + problem
+                    return problem
                 stack.append((child, depth + 1))
         elif isinstance(item, list | tuple):
             stack.extend((child, depth + 1) for child in item)

@@ -393,7 +393,7 @@ def test_claim_next_from_htmx_answers_with_a_client_redirect(reviewer_client):
 @pytest.mark.django_db
 def test_claim_next_on_an_empty_queue_says_so_on_the_queue_page(reviewer_client):
     response = reviewer_client.post(url("review-claim-next"), follow=True)
-    assert response.redirect_chain == [(reverse("review-queue"), 302)]
+    assert response.redirect_chain == [(f"{reverse('review-queue')}?decided={review.pk}", 302)]
     assert "The queue is empty" in response.text
 
 
@@ -604,7 +604,8 @@ def test_decision_takes_the_reviewer_straight_to_the_next_claim(reviewer_client,
     response = reviewer_client.post(
         url("review-decide", first), {"approved": "yes", "reviewer_notes": ""}, follow=True
     )
-    assert response.redirect_chain == [(second.get_absolute_url(), 302)]
+    # ?decided= tells the page's drafts.js to drop its copy of the accepted draft.
+    assert response.redirect_chain == [(f"{second.get_absolute_url()}?decided={first.pk}", 302)]
     assert f"Review #{first.pk} saved: approved." in messages_of(response)
     assert fresh(second).is_held_by(reviewer)
 
@@ -616,7 +617,7 @@ def test_the_last_decision_takes_the_reviewer_to_the_queue_saying_it_is_empty(
     review = make_review()
     services.claim_next(reviewer)
     response = reviewer_client.post(url("review-decide", review), {"approved": "no"}, follow=True)
-    assert response.redirect_chain == [(reverse("review-queue"), 302)]
+    assert response.redirect_chain == [(f"{reverse('review-queue')}?decided={review.pk}", 302)]
     assert "The queue is empty: there is nothing to review right now. Well done." in (
         messages_of(response)
     )
@@ -632,7 +633,7 @@ def test_decision_from_htmx_answers_with_a_client_redirect_to_the_next_item(
     response = reviewer_client.post(
         url("review-decide", first), {"approved": "yes"}, headers={"HX-Request": "true"}
     )
-    assert response["HX-Redirect"] == second.get_absolute_url()
+    assert response["HX-Redirect"] == f"{second.get_absolute_url()}?decided={first.pk}"
 
 
 @pytest.mark.django_db
