@@ -59,7 +59,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "mediaanalysis.adminsite.CheckedAdminConfig",  # django.contrib.admin, checking its input
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

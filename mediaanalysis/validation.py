@@ -15,7 +15,9 @@ import json
 import math
 import re
 
+from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput, JSONString
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 # Integers inside JSON: 64 bits, so that every reader (Python, PostgreSQL's jsonb, a worker in
@@ -170,3 +172,42 @@ def validate_session_id(value):
     """New session ids only: old rows may break the rule and must still show."""
     if not _SESSION_ID.match(value or ""):
         raise ValidationError(f"A session id is {SESSION_ID_RULE}.", code="session_id")
+
+
+class CheckedJSONField(forms.JSONField):
+    """A form's JSON field with the shared checks; what was typed is shown back as typed."""
+
+    def to_python(self, value):
+        if self.disabled or value in self.empty_values:
+            return super().to_python(value)
+        if isinstance(value, list | dict | int | float | JSONString):
+            return value
+        try:
+            converted = check_json(loads_json(value))
+        except ValueError as exc:
+            raise ValidationError(f"This {exc}.", code="invalid") from None
+        return JSONString(converted) if isinstance(converted, str) else converted
+
+    def bound_data(self, data, initial):
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        try:
+            return check_json(loads_json(data))
+        except ValueError:
+            return InvalidJSONInput(data)
+
+
+class StoredJSONDecoder(json.JSONDecoder):
+    """Reads back any JSON the database holds. What Python cannot parse (nested deeper than its
+    recursion limit, a number of thousands of digits: old rows, or rows written by SQL) reads as
+    a note saying so, so that the pages and the API still show the row."""
+
+    def decode(self, s, *args, **kwargs):
+        try:
+            return super().decode(s, *args, **kwargs)
+        except json.JSONDecodeError:
+            raise  # not JSON at all: Django's JSONField shows the raw text
+        except (RecursionError, ValueError) as exc:
+            return {
+                "unreadable": f"This stored JSON cannot be read here ({exc.__class__.__name__})."
+            }

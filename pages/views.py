@@ -23,6 +23,7 @@ from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile
 from mediaanalysis.pipeline.pagination import paginate
 from mediaanalysis.pipeline.queries import distinct_values
 from mediaanalysis.roles import READERS, role_required
+from mediaanalysis.validation import text_problem
 from reviews.filters import ReviewedResultFilter
 from reviews.models import HITLReview, ReviewStatus
 
@@ -248,8 +249,8 @@ def contact_sheet(request, pk):
 @require_GET
 @role_required(READERS)
 def session_detail(request, session_id):
-    # No stored id is longer than the column or holds NUL, which PostgreSQL refuses outright.
-    if len(session_id) > 36 or "\x00" in session_id:
+    # No stored id is longer than the column or holds what the database cannot store.
+    if len(session_id) > 36 or text_problem(session_id):
         raise Http404("No session, file or job has this session id.")
     session = UserSession.objects.filter(session_id=session_id).first()
     files = (

@@ -360,7 +360,7 @@ def test_a_duplicate_session_id_is_a_conflict_even_with_a_deleted_session(worker
         ("session_id", "", "at least 1"),
         ("user_agent", "u" * 513, "at most 512"),
         ("ip_address", "1" * 46, "at most 45"),
-        ("user_agent", "curl\x00", "must not contain NUL characters"),
+        ("user_agent", "curl\x00", "must not contain a NUL character"),
     ],
 )
 def test_a_new_session_is_validated(worker, field, value, reason):
@@ -483,7 +483,7 @@ GOOD_FILE = {"session_id": "s-1", "original_filename": "a.mp4", "media_type": "v
         ("file_size", 2**31, "less than or equal to 2147483647"),
         ("file_size", True, "must be a JSON number"),
         ("media_type", "gif", "'video', 'audio', 'document' or 'image'"),
-        ("original_filename", "a\x00.mp4", "must not contain NUL characters"),
+        ("original_filename", "a\x00.mp4", "must not contain a NUL character"),
     ],
 )
 def test_a_new_media_file_is_validated(worker, field, value, reason):
@@ -576,8 +576,8 @@ GOOD_JOB = {"session_id": "s-1", "job_type": "transcription"}
         ("job_type", "t" * 51, "at most 50"),
         ("session_id", "s" * 37, "at most 36"),
         ("media_file_id", 0, "greater than or equal to 1"),
-        ("parameters", {"lang": "de\x00"}, "must not contain NUL characters"),
-        ("parameters", {"nested": [{"k\x00": 1}]}, "must not contain NUL characters"),
+        ("parameters", {"lang": "de\x00"}, "must not contain a NUL character"),
+        ("parameters", {"nested": [{"k\x00": 1}]}, "must not contain a NUL character"),
         ("parameters", {"beam": float("nan")}, "numbers must be finite"),
         ("parameters", ["not", "an", "object"], "valid dictionary"),
     ],
@@ -801,10 +801,10 @@ GOOD_RESULT = {"analysis_type": "audio", "confidence_score": 0.9}
         ("confidence_score", float("inf"), "finite number"),
         ("analysis_type", "a" * 51, "at most 50"),
         ("model_used", "m" * 101, "at most 100"),
-        ("transcript", "he\x00llo", "must not contain NUL characters"),
-        ("segments", [{"text": "a\x00"}], "must not contain NUL characters"),
+        ("transcript", "he\x00llo", "must not contain a NUL character"),
+        ("segments", [{"text": "a\x00"}], "must not contain a NUL character"),
         ("segments", [1, 2], "valid dictionary"),
-        ("result_data", {"\x00": 1}, "must not contain NUL characters"),
+        ("result_data", {"\x00": 1}, "must not contain a NUL character"),
     ],
 )
 def test_a_new_result_is_validated(worker, field, value, reason):
