@@ -30,7 +30,7 @@ from tests.pathological import (
     shown_back,
 )
 
-EXAMPLES = 25
+EXAMPLES = 12
 TEXT_KINDS = {"text", "search", "textarea"}
 # Parameters every list reads besides its filters.
 COMMON = ["page", "per_page", "sort", "q", "next", "window", "refresh", "decided"]
