@@ -105,8 +105,7 @@ def test_no_form_input_breaks_an_admin_add_or_change_form(rows, admin_user, labe
     forms = [f for f in Forms.of(page.content.decode()) if f["method"] == "post"]
     fields = sorted({field for form in forms for field in form["fields"]} - {"csrfmiddlewaretoken"})
     if not fields:
-        assert page.status_code in (302, 403), f"{url}: a form without fields"
-        return  # no add permission (tokens are made by their command, events by the workflow)
+        return  # read-only here (events are the workflow's): the page itself answered above
 
     @fuzz_settings(EXAMPLES)
     @given(data=st.dictionaries(st.sampled_from(fields), pathological_text, min_size=1, max_size=4))

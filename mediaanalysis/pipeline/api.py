@@ -22,6 +22,7 @@ from django.db import (
     transaction,
 )
 from django.http import Http404, JsonResponse
+from django.urls import register_converter
 from django.utils import timezone
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
@@ -73,6 +74,22 @@ from .models import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class AnyTextConverter:
+    """A path parameter that takes any text, "/" and line breaks included (Django's `path`
+    stops at a line break)."""
+
+    regex = "(?s:.+)"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(AnyTextConverter, "anytext")
 
 READ, WRITE, ADMIN = "read", "write", "admin"
 SCOPES = {READ: {READ, WRITE, ADMIN}, WRITE: {WRITE, ADMIN}, ADMIN: {ADMIN}}
@@ -378,23 +395,23 @@ def list_sessions(request, filters: Query[SessionFilters]):
     return api_page(qs, filters)
 
 
-# Any stored session id can be read back, including old ones holding a "/" (sent as %2F): the
-# `path` converter takes it whole. The restore route comes first, so that ".../restore" is it.
+# Any stored session id can be read back, including old ones holding a "/" (sent as %2F) or a
+# line break: the `anytext` converter takes it whole. The restore route comes first, so that ".../restore" is it.
 @sessions.post(
-    "/{path:session_id}/restore", response={200: UserSessionResponse, **ERRORS}, auth=admin_auth
+    "/{anytext:session_id}/restore", response={200: UserSessionResponse, **ERRORS}, auth=admin_auth
 )
 def restore_session(request, session_id: SessionId):
     return _restore(UserSession, session_id=session_id)
 
 
-@sessions.get("/{path:session_id}", response={200: UserSessionResponse, **ERRORS})
+@sessions.get("/{anytext:session_id}", response={200: UserSessionResponse, **ERRORS})
 @retry_reads
 def get_session(request, session_id: SessionId):
     return get_alive(UserSession.objects, session_id=session_id)
 
 
 @sessions.patch(
-    "/{path:session_id}", response={200: UserSessionResponse, **ERRORS}, auth=write_auth
+    "/{anytext:session_id}", response={200: UserSessionResponse, **ERRORS}, auth=write_auth
 )
 def update_session(request, session_id: SessionId, payload: UserSessionUpdate):
     with transaction.atomic():
@@ -402,7 +419,7 @@ def update_session(request, session_id: SessionId, payload: UserSessionUpdate):
         return _apply(session, payload.changes())
 
 
-@sessions.delete("/{path:session_id}", response={204: None, **ERRORS}, auth=write_auth)
+@sessions.delete("/{anytext:session_id}", response={204: None, **ERRORS}, auth=write_auth)
 def delete_session(request, session_id: SessionId):
     _soft_delete(UserSession, session_id=session_id)
     return Status(204, None)
