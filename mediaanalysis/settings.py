@@ -160,8 +160,10 @@ def database_config(url: str) -> dict:
                 # gap between tries stays shorter than a request's wait, and the first request
                 # after the database comes back gets a connection.
                 "reconnect_timeout": DB_POOL_TIMEOUT,
-                # Requests queued for a connection beyond this get 503 at once, not a wait.
-                "max_waiting": 2 * DB_MAX_POOL_SIZE,
+                # No `max_waiting`: psycopg_pool counts requests that already timed out among
+                # the waiting until a connection comes, so after an outage a bound would refuse
+                # every request at once, and nothing would ask the pool to reconnect (found by
+                # tests/test_outage.py). gunicorn's threads bound the real waiting already.
                 # The seed's max_inactive_connection_lifetime.
                 "max_idle": 300.0,
                 # A connection that died (PostgreSQL restarted) is replaced, not handed out.
