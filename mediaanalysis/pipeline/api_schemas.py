@@ -221,6 +221,10 @@ class AnalysisJobCreate(Body):
 
 
 class AnalysisJobUpdate(Update):
+    """Leave out what does not change; null on status, progress or retry_count is unchanged too
+    (those columns cannot be NULL); null on error_message, started_at or completed_at clears it,
+    except that a job becoming processing (completed, failed) gets started_at (completed_at)."""
+
     NOT_NULL = frozenset({"status", "progress", "retry_count"})
 
     status: ProcessingStatus | None = Field(None, description=UNCHANGED)
@@ -339,6 +343,10 @@ class UserSessionCreate(Body):
 
 
 class UserSessionUpdate(Update):
+    """Leave out what does not change; null on last_activity, request_count or
+    media_processed_count is unchanged too (those columns cannot be NULL); null on ended_at
+    clears it."""
+
     NOT_NULL = frozenset({"last_activity", "request_count", "media_processed_count"})
 
     last_activity: When | None = Field(None, description=UNCHANGED)
