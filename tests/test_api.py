@@ -317,6 +317,20 @@ def test_the_openapi_schema_and_docs_need_a_login_and_load_nothing_from_elsewher
     assert all(asset.startswith("/") for asset in assets)  # vendored: works offline, no CDN
 
 
+def test_a_user_in_no_group_cannot_read_the_docs_or_the_schema(nobody):
+    from tests.conftest import client_for
+
+    assert client_for(nobody).get("/api/openapi.json").status_code == 403
+    assert client_for(nobody).get("/api/docs").status_code == 403
+
+
+def test_a_worker_reads_the_schema_with_its_token_and_not_with_a_wrong_one(worker, client):
+    schema = worker.get("/api/openapi.json")
+    assert schema.status_code == 200 and "/api/jobs/" in schema.json()["paths"]
+    wrong = client.get("/api/openapi.json", headers={"Authorization": "Bearer mad_wrong"})
+    assert wrong.status_code == 401
+
+
 # Sessions
 
 

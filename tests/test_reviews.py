@@ -150,6 +150,17 @@ def test_enqueue_never_redirects_to_another_site(manager_client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("back", ["x", "review-queue", "javascript:alert(1)", "//evil.example/"])
+def test_enqueue_takes_next_only_as_a_path_of_this_site(manager_client, back):
+    result = make_result()
+    response = manager_client.post(
+        url("review-enqueue"), {"scope": "selected", "result": result.pk, "next": back}
+    )
+    assert response.status_code == 302
+    assert response.url == reverse("result-list")
+
+
+@pytest.mark.django_db
 def test_manager_sends_a_result_to_review_from_its_page(manager_client):
     result = make_result()
     page = manager_client.get(result.get_absolute_url())
