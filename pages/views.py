@@ -2,7 +2,8 @@
 
 import csv
 
-from django.db.models import Count, OuterRef, Subquery
+from django.contrib.auth.decorators import permission_required
+from django.db.models import Subquery
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -21,8 +22,6 @@ from mediaanalysis.pipeline.display import (
 from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, SessionFilter
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.pipeline.pagination import paginate
-from mediaanalysis.pipeline.queries import distinct_values
-from mediaanalysis.roles import READERS, role_required
 from mediaanalysis.validation import text_problem
 from reviews.filters import ReviewedResultFilter
 from reviews.models import HITLReview, ReviewStatus
@@ -30,7 +29,7 @@ from reviews.models import HITLReview, ReviewStatus
 EXPORT_CHUNK = 2000
 
 
-def _list_page(request, filterset_class, queryset, template, default_sort, extra=None):
+def _list_page(request, filterset_class, queryset, template, default_sort):
     """Validate the query string, filter, paginate, and render the page or just its table."""
     filterset = filterset_class(
         request.GET or None, queryset=queryset.order_by(*default_sort), request=request
@@ -52,7 +51,6 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
         "page": page,
         "rows": page.rows,
         "per_page_choices": [10, 25, 50, 100],
-        **(extra or {}),
     }
     if request.htmx and not request.htmx.history_restore_request:
         template += "#table"
@@ -60,7 +58,7 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 @use_replica
 @vary_on_headers("HX-Request")
 def job_list(request):
@@ -70,12 +68,11 @@ def job_list(request):
         AnalysisJob.objects.for_list(),
         "pages/job_list.html",
         ["-created_at", "-id"],
-        {"job_types": distinct_values(AnalysisJob, "job_type")},
     )
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisresult", raise_exception=True)
 @use_replica
 @vary_on_headers("HX-Request")
 def result_list(request):
@@ -90,15 +87,11 @@ def result_list(request):
         results,
         "pages/result_list.html",
         ["-created_at", "-id"],
-        {
-            "analysis_types": distinct_values(AnalysisResult, "analysis_type"),
-            "models": distinct_values(AnalysisResult, "model_used"),
-        },
     )
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 @use_replica
 @vary_on_headers("HX-Request")
 def file_list(request):
@@ -108,34 +101,18 @@ def file_list(request):
         MediaFile.objects.for_list(),
         "pages/file_list.html",
         ["-created_at", "-id"],
-        {
-            "mime_types": distinct_values(MediaFile, "mime_type"),
-            "backends": distinct_values(MediaFile, "storage_backend"),
-        },
     )
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_usersession", raise_exception=True)
 @use_replica
 @vary_on_headers("HX-Request")
 def session_list(request):
-    jobs = (
-        AnalysisJob.objects.filter(session_id=OuterRef("session_id"))
-        .order_by()
-        .values("session_id")
-    )
-    files = (
-        MediaFile.objects.filter(session_id=OuterRef("session_id")).order_by().values("session_id")
-    )
-    sessions = UserSession.objects.for_list().annotate(
-        job_count=Subquery(jobs.annotate(n=Count("pk")).values("n")[:1]),
-        file_count=Subquery(files.annotate(n=Count("pk")).values("n")[:1]),
-    )
     return _list_page(
         request,
         SessionFilter,
-        sessions,
+        UserSession.objects.for_list().with_counts(),
         "pages/session_list.html",
         ["-last_activity", "-id"],
     )
@@ -145,12 +122,10 @@ def session_list(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 def job_detail(request, pk):
     job = get_object_or_404(AnalysisJob.objects.select_related("media_file"), pk=pk)
-    results = job.results.only(
-        "id", "analysis_type", "model_used", "confidence_score", "created_at"
-    ).order_by("id")
+    results = job.results.for_summary().order_by("id")
     return render(
         request,
         "pages/job_detail.html",
@@ -164,7 +139,7 @@ def job_detail(request, pk):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 def job_progress(request, pk):
     """The live part of the job page, polled by htmx while the job runs; 286 stops the polling."""
     job = (
@@ -190,7 +165,7 @@ def job_progress(request, pk):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisresult", raise_exception=True)
 def result_detail(request, pk):
     result = get_object_or_404(AnalysisResult.objects.select_related("job", "media_file"), pk=pk)
     reviews = list(
@@ -214,15 +189,11 @@ def result_detail(request, pk):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def file_detail(request, pk):
     media = get_object_or_404(MediaFile, pk=pk)
-    jobs = media.jobs.only(
-        "id", "job_type", "status", "progress", "created_at", "completed_at"
-    ).order_by("-created_at")[:100]
-    results = media.results.only(
-        "id", "analysis_type", "model_used", "confidence_score", "created_at"
-    ).order_by("-created_at")[:100]
+    jobs = media.jobs.for_summary().order_by("-created_at")[:100]
+    results = media.results.for_summary().order_by("-created_at")[:100]
     return render(
         request,
         "pages/file_detail.html",
@@ -237,7 +208,7 @@ def file_detail(request, pk):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def contact_sheet(request, pk):
     media = get_object_or_404(MediaFile.objects.only("id", "contact_sheet_path"), pk=pk)
     path = contact_sheet_file(media)
@@ -247,7 +218,7 @@ def contact_sheet(request, pk):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_usersession", raise_exception=True)
 def session_detail(request, session_id):
     # No stored id is longer than the column or holds what the database cannot store.
     if len(session_id) > 36 or text_problem(session_id):
@@ -315,7 +286,7 @@ def _export(request, filterset_class, queryset, default_sort, columns, name):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 @use_replica
 def job_export(request):
     columns = [
@@ -339,7 +310,7 @@ def job_export(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisresult", raise_exception=True)
 @use_replica
 def result_export(request):
     columns = [
@@ -364,7 +335,7 @@ def result_export(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 @use_replica
 def file_export(request):
     columns = [
@@ -387,7 +358,7 @@ def file_export(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_usersession", raise_exception=True)
 @use_replica
 def session_export(request):
     columns = [

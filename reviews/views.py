@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
@@ -13,7 +14,6 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from mediaanalysis.pipeline.display import contact_sheet_file, place_segments, pretty_json
 from mediaanalysis.pipeline.models import AnalysisResult, UserSession
-from mediaanalysis.roles import DECIDERS, ENQUEUERS, READERS, role_required
 
 from . import services
 from .diff import diff_corrections
@@ -44,7 +44,7 @@ def _next_claim(request, decided=None):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("reviews.view_hitlreview", raise_exception=True)
 def queue(request):
     now = timezone.now()
     counts = HITLReview.objects.queue_counts(request.user, now)
@@ -61,10 +61,8 @@ def queue(request):
         "form": queue_filter.form,
         "upcoming": upcoming,
         "now": now,
-        "recent": HITLReview.objects.filter(reviewed_by=request.user, status=ReviewStatus.COMPLETED)
-        .select_related("analysis_result")
-        .order_by("-reviewed_at")[:10],
-        "can_decide": not DECIDERS.isdisjoint(request.roles),
+        "recent": HITLReview.objects.recent_decisions(request.user)[:10],
+        "can_decide": request.user.has_perm("reviews.claim_hitlreview"),
     }
     template = (
         "reviews/queue.html#upcoming"
@@ -75,7 +73,7 @@ def queue(request):
 
 
 @require_POST
-@role_required(DECIDERS)
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
 def claim_next(request):
     return _next_claim(request)
 
@@ -122,7 +120,7 @@ def _review_page(request, review, form=None, status=200, banner=None):
             review.corrections if review.status == ReviewStatus.COMPLETED else typed,
         ),
         "events": review.events.select_related("actor").order_by("-at", "-id")[:50],
-        "can_decide": not DECIDERS.isdisjoint(request.roles),
+        "can_decide": request.user.has_perm("reviews.claim_hitlreview"),
         "claim_ttl": settings.REVIEW_CLAIM_TTL,
     }
     return render(request, "reviews/review.html", context, status=status)
@@ -139,7 +137,7 @@ def _get_review(pk) -> HITLReview:
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("reviews.view_hitlreview", raise_exception=True)
 def review_detail(request, pk):
     return _review_page(request, _get_review(pk))
 
@@ -179,7 +177,7 @@ def _review_gone(request, pk, typed, kept: str):
 
 
 @require_POST
-@role_required(DECIDERS)
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
 def decide(request, pk):
     typed = _typed(request)
     if not HITLReview.objects.filter(pk=pk).exists():
@@ -209,7 +207,7 @@ def decide(request, pk):
 
 
 @require_POST
-@role_required(DECIDERS)
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
 def release(request, pk):
     _require_review(pk)
     try:
@@ -222,7 +220,7 @@ def release(request, pk):
 
 
 @require_POST
-@role_required(DECIDERS)
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
 def claim(request, pk):
     _require_review(pk)
     try:
@@ -233,7 +231,7 @@ def claim(request, pk):
 
 
 @require_POST
-@role_required(DECIDERS)
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
 def heartbeat(request, pk):
     """Renew the claim while the reviewer works; keep their typing as a draft either way."""
     if not HITLReview.objects.filter(pk=pk).exists():
@@ -255,7 +253,7 @@ def heartbeat(request, pk):
 
 
 @require_POST
-@role_required(READERS)
+@permission_required("reviews.view_hitlreview", raise_exception=True)
 def corrections_diff(request, pk):
     """The live preview of typed corrections against result_data (htmx)."""
     review = _get_review(pk)
@@ -275,7 +273,7 @@ def corrections_diff(request, pk):
 
 
 @require_POST
-@role_required(ENQUEUERS)
+@permission_required("reviews.enqueue_hitlreview", raise_exception=True)
 def enqueue(request):
     """Send results to review with a priority: ticked ones, or all of a results-list filter."""
     form = EnqueueForm(request.POST)

@@ -10,7 +10,7 @@ import secrets
 from datetime import timedelta
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
@@ -70,6 +70,10 @@ JOB_TRANSITIONS = {
     ProcessingStatus.COMPLETED: set(),
     ProcessingStatus.FAILED: {ProcessingStatus.PENDING},
 }
+
+
+class JobTransitionError(ValueError):
+    """A change the job's lifecycle does not allow; the message says what is allowed."""
 
 
 # Partial indexes of live rows: list pages never show soft-deleted ones.
@@ -182,6 +186,10 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
             "media_file__media_type",
         )
 
+    def for_summary(self):
+        """A file's jobs, as the file page's short table shows them."""
+        return self.only("id", "job_type", "status", "progress", "created_at", "completed_at")
+
     def retryable(self):
         return self.filter(status=ProcessingStatus.FAILED, retry_count__lt=F("max_retries"))
 
@@ -288,7 +296,47 @@ class AnalysisJob(SoftDeleteModel):
 
     @property
     def can_retry(self) -> bool:
+        """The row-level twin of `AnalysisJob.objects.retryable()`."""
         return self.status == ProcessingStatus.FAILED and self.retry_count < self.max_retries
+
+    def following_statuses(self) -> str:
+        following = sorted(JOB_TRANSITIONS[ProcessingStatus(self.status)])
+        return ", ".join(following) if following else "none (it is final)"
+
+    def change(self, data: dict, now) -> None:
+        """Apply a worker's update (progress, timestamps, errors, status) by the job's lifecycle.
+
+        pending -> processing | failed; processing -> processing | completed | failed;
+        failed -> pending (a retry, within max_retries); completed is final. A status change
+        fills in what it implies (started_at, completed_at, progress, retry_count) unless given.
+        Only the changed columns are written. Raises JobTransitionError.
+        """
+        data = dict(data)
+        new = data.get("status")
+        if new is not None and new != self.status:
+            if new not in JOB_TRANSITIONS[ProcessingStatus(self.status)]:
+                raise JobTransitionError(
+                    f"A {self.status} job cannot become {new}; from {self.status} it may "
+                    f"become: {self.following_statuses()}."
+                )
+            if new == ProcessingStatus.PROCESSING:
+                data.setdefault("started_at", now)
+            elif new in (ProcessingStatus.COMPLETED, ProcessingStatus.FAILED):
+                data.setdefault("completed_at", now)
+                if new == ProcessingStatus.COMPLETED:
+                    data.setdefault("progress", 1.0)
+            elif new == ProcessingStatus.PENDING:  # a retry
+                data.setdefault("retry_count", self.retry_count + 1)
+                data.setdefault("progress", 0.0)
+                data.setdefault("started_at", None)
+                data.setdefault("completed_at", None)
+        elif self.status == ProcessingStatus.COMPLETED and data.keys() - {"status"}:
+            raise JobTransitionError("A completed job is final; it cannot change.")
+        if data.get("retry_count", self.retry_count) > self.max_retries:
+            raise JobTransitionError(f"This job has used all its {self.max_retries} retries.")
+        for field, value in data.items():
+            setattr(self, field, value)
+        self.save(update_fields=[*data, "updated_at"])
 
 
 class AnalysisResultQuerySet(SoftDeleteQuerySet):
@@ -306,6 +354,10 @@ class AnalysisResultQuerySet(SoftDeleteQuerySet):
             "job__session_id",
             "job__job_type",
         )
+
+    def for_summary(self):
+        """A job's or a file's results, as the short results table of their pages shows them."""
+        return self.only("id", "analysis_type", "model_used", "confidence_score", "created_at")
 
 
 class AnalysisResult(SoftDeleteModel):
@@ -404,6 +456,15 @@ class UserSessionQuerySet(SoftDeleteQuerySet):
             "ended_at",
             "request_count",
             "media_processed_count",
+        )
+
+    def with_counts(self):
+        """Each session with the number of its live jobs and files (correlated by session_id)."""
+        jobs = AnalysisJob.objects.filter(session_id=OuterRef("session_id")).order_by()
+        files = MediaFile.objects.filter(session_id=OuterRef("session_id")).order_by()
+        return self.annotate(
+            job_count=Subquery(jobs.values("session_id").annotate(n=Count("pk")).values("n")[:1]),
+            file_count=Subquery(files.values("session_id").annotate(n=Count("pk")).values("n")[:1]),
         )
 
 

@@ -614,7 +614,8 @@ def gunicorn(port):
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
+        # Generous: workers import the whole site at once, slowly on a busy machine.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
