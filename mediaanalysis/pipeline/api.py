@@ -37,7 +37,7 @@ from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
 from psycopg_pool import PoolTimeout
 
-from mediaanalysis.roles import READERS
+from mediaanalysis.roles import has_access
 from mediaanalysis.validation import loads_json
 
 from .api_schemas import (
@@ -169,7 +169,7 @@ def docs_access(view):
             return view(request, *args, **kwargs)
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if READERS.isdisjoint(request.roles):
+        if not has_access(request.user):
             raise PermissionDenied("Ask an admin for access.")
         return view(request, *args, **kwargs)
 
