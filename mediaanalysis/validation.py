@@ -2,8 +2,8 @@
 
 Every text and JSON value that reaches the database passes here first: the pages' forms and
 filters, the API's schemas and the admin's forms all call these functions (PRODUCT.md section
-6). A refusal is a ValueError (the API's schemas turn it into a 422 naming the field) or, through
-the `validate_*` functions, a Django ValidationError (a form error under the field).
+6). A refusal is a ValueError (the API's schemas turn it into a 422 naming the field) or a Django
+ValidationError (a form error under the field: CheckedJSONField, validate_session_id).
 
 The limits: no NUL character (PostgreSQL refuses it in text and in jsonb), valid Unicode (a lone
 surrogate cannot be encoded for the database), finite numbers (jsonb has no NaN or Infinity),
@@ -150,22 +150,7 @@ def sanitize_text(value: str) -> str:
     return _SURROGATE.sub("\ufffd", value.replace("\x00", "\ufffd"))
 
 
-# Django validators (forms, model fields, the admin): the same checks, as form errors.
-
-
-def _as_validation_error(check, value, code):
-    try:
-        check(value)
-    except ValueError as exc:
-        raise ValidationError(f"This {exc}.", code=code) from None
-
-
-def validate_text(value):
-    _as_validation_error(check_text, value, "text")
-
-
-def validate_json(value):
-    _as_validation_error(check_json, value, "json")
+# A Django validator (model fields, so forms and the admin), and a form field with the checks.
 
 
 def validate_session_id(value):
