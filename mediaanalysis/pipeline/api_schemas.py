@@ -47,7 +47,7 @@ NO_NUL = Field(json_schema_extra={"pattern": "^[^\\x00]*$"})
 Text = Annotated[str, AfterValidator(check_text), NO_NUL]
 _JSON_RULE = (
     f"JSON no deeper than {MAX_JSON_DEPTH} levels and at most {MAX_JSON_BYTES:,} bytes; "
-    "finite numbers (no NaN or Infinity), whole numbers within 64 bits, no NUL characters."
+    "finite numbers (no NaN or Infinity) of at most 4,300 digits, no NUL characters."
 )
 JSONObject = Annotated[
     dict[str, Any], AfterValidator(check_json), Field(json_schema_extra={"description": _JSON_RULE})
