@@ -28,7 +28,7 @@ from django.urls import register_converter
 from django.utils import timezone
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
-from ninja import Field, NinjaAPI, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import PaginationBase, paginate
 from ninja.parser import Parser
@@ -40,6 +40,7 @@ from psycopg_pool import PoolTimeout
 from mediaanalysis.roles import has_access
 from mediaanalysis.validation import loads_json
 
+from . import events
 from .api_schemas import (
     AnalysisJobCreate,
     AnalysisJobResponse,
@@ -61,6 +62,7 @@ from .api_schemas import (
     UserSessionResponse,
     UserSessionUpdate,
 )
+from .idempotency import DocumentedIdempotencyAPI
 from .models import (
     AnalysisJob,
     AnalysisResult,
@@ -202,7 +204,7 @@ class Renderer(JSONRenderer):
     encoder_class = Encoder
 
 
-api = NinjaAPI(
+api = DocumentedIdempotencyAPI(
     title="Media Analysis API",
     version="1.0",
     description="Pipeline workers write sessions, media files, jobs, progress and results; and read reviews.",
@@ -518,11 +520,12 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
     failed -> pending (a retry, within max_retries); completed is final."""
     with transaction.atomic():
         job = get_alive(AnalysisJob.objects.select_for_update(), pk=job_id)
+        previous = job.status
         try:
             job.change(payload.changes(), timezone.now())
         except JobTransitionError as refused:
             raise HttpError(409, str(refused)) from None
-        return job
+        return events.job_changed(previous, job)
 
 
 @jobs.delete("/{job_id}", response={204: None, **ERRORS}, auth=write_auth)
@@ -548,7 +551,8 @@ def create_result(request, payload: AnalysisResultCreate):
         get_alive(AnalysisJob.objects, pk=payload.job_id)
         if payload.media_file_id is not None:
             get_alive(MediaFile.objects, pk=payload.media_file_id)
-        return Status(201, AnalysisResult.objects.create(**payload.model_dump()))
+        result = AnalysisResult.objects.create(**payload.model_dump())
+        return Status(201, events.result_created(result))
 
 
 @results.get("/", response={200: list[AnalysisResultResponse], **ERRORS})

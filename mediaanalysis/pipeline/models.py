@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from mediaanalysis.validation import StoredJSONDecoder, validate_session_id
 
+from . import search
 from .softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
 
 
@@ -359,6 +360,26 @@ class AnalysisResultQuerySet(SoftDeleteQuerySet):
         """A job's or a file's results, as the short results table of their pages shows them."""
         return self.only("id", "analysis_type", "model_used", "confidence_score", "created_at")
 
+    def search(self, query):
+        """Results that match `query`: web-search syntax (text) or a parsed search.WebSearch.
+        Raises search.InvalidSearch for text that cannot be searched for."""
+        return search.filter_matching(self, query)
+
+    def by_relevance(self, query):
+        """Best match first. Ranks every row: only for a bounded set (docs/search.md)."""
+        return search.order_by_relevance(self, query)
+
+
+class ResultManager(AliveManager.from_queryset(AnalysisResultQuerySet)):
+    def get_queryset(self):
+        # The search document is as big as the texts and only the database reads it.
+        return super().get_queryset().defer("search_vector")
+
+
+class AllResultsManager(models.Manager.from_queryset(AnalysisResultQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().defer("search_vector")
+
 
 class AnalysisResult(SoftDeleteModel):
     """What a model made of a job's media: JSON, text outputs and segments."""
@@ -385,9 +406,16 @@ class AnalysisResult(SoftDeleteModel):
     segments = models.JSONField(
         null=True, blank=True, help_text="timestamps of key segments", decoder=StoredJSONDecoder
     )
+    # Full-text search (docs/search.md): on PostgreSQL a stored tsvector of the texts, with a
+    # GIN index (idx_result_search, made by migration 0005 on PostgreSQL only: an index USING
+    # gin cannot be declared here, as SQLite would be asked to build it too). On SQLite the
+    # column is NULL and the FTS5 table analysis_results_fts does the work.
+    search_vector = search.SearchVectorColumn(
+        expression=search.SearchDocument(), output_field=search.TsVectorField(), db_persist=True
+    )
 
-    objects = AliveManager.from_queryset(AnalysisResultQuerySet)()
-    all_objects = AnalysisResultQuerySet.as_manager()
+    objects = ResultManager()
+    all_objects = AllResultsManager()
 
     class Meta(SoftDeleteModel.Meta):
         db_table = "analysis_results"
@@ -552,3 +580,29 @@ class ApiToken(models.Model):
             name=name, scope=scope, prefix=raw[:12], token_hash=cls.hash(raw)
         )
         return token, raw
+
+
+class IdempotencyKey(models.Model):
+    """An API POST's Idempotency-Key, and the first answer to it (pipeline/idempotency.py).
+
+    Written in the same transaction as the POST's own changes, so a key exists exactly when
+    they do; unique per token, so concurrent retries with one key wait for the first.
+    """
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.BinaryField(default=b"")
+    content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "api_idempotency_keys"
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="one_idempotency_key_per_token")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idx_idempotency_created")]
+
+    def __str__(self):
+        return self.key

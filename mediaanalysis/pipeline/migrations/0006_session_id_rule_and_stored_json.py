@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mediaanalysis', '0003_result_model_confidence_index'),
+        ('mediaanalysis', '0005_result_search'),
     ]
 
     operations = [
