@@ -4,13 +4,15 @@ import mediaanalysis.validation
 from django.db import migrations, models
 
 
+# Validators and a JSON decoder live in Python only: nothing changes in the database, so the
+# state alone changes (on SQLite an AlterField would rebuild the table, and views on it break).
 class Migration(migrations.Migration):
 
     dependencies = [
         ('reviews', '0002_queue_indexes'),
     ]
 
-    operations = [
+    operations = [migrations.SeparateDatabaseAndState(state_operations=[
         migrations.AlterField(
             model_name='hitlreview',
             name='corrections',
@@ -21,4 +23,4 @@ class Migration(migrations.Migration):
             name='details',
             field=models.JSONField(blank=True, decoder=mediaanalysis.validation.StoredJSONDecoder, default=dict),
         ),
-    ]
+    ])]

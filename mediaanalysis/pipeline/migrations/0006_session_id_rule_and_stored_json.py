@@ -4,13 +4,15 @@ import mediaanalysis.validation
 from django.db import migrations, models
 
 
+# Validators and a JSON decoder live in Python only: nothing changes in the database, so the
+# state alone changes (on SQLite an AlterField would rebuild the table, and views on it break).
 class Migration(migrations.Migration):
 
     dependencies = [
         ('mediaanalysis', '0005_result_search'),
     ]
 
-    operations = [
+    operations = [migrations.SeparateDatabaseAndState(state_operations=[
         migrations.AlterField(
             model_name='analysisjob',
             name='parameters',
@@ -41,4 +43,4 @@ class Migration(migrations.Migration):
             name='session_id',
             field=models.CharField(max_length=36, unique=True, validators=[mediaanalysis.validation.validate_session_id]),
         ),
-    ]
+    ])]
