@@ -52,7 +52,8 @@ lint: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
-test-sqlite: install
+# The SQLite pass needs system packages too (redis-server for the shared-cache test).
+test-sqlite: install system-deps
 	$(PYTEST) -n 2 -m "not e2e"
 
 # One throwaway cluster for both runs; the browser tests get a pytest run of their own, the only
@@ -68,7 +69,7 @@ serve: install
 	DEBUG=$${DEBUG:-false} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-false} $(VENV)/bin/gunicorn -c gunicorn.conf.py mediaanalysis.wsgi
 
-bench: install
+bench: install system-deps
 	DEBUG=false SECRET_KEY=bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz ALLOWED_HOSTS="*" SECURE_SSL_REDIRECT=false SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false \
 	  $(PY) -m tests.throwaway_postgres --set autovacuum=on sh -c "$(PY) manage.py migrate -v0 && $(PY) manage.py collectstatic --noinput -v0 && $(PY) manage.py seed_bulk && $(PY) manage.py bench --json bench.json"
 

@@ -1,24 +1,32 @@
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.views import redirect_to_login
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 from django_htmx.http import HttpResponseClientRedirect
 
 from .roles import has_access, roles_of
 
+DATABASE_ERRORS = (OperationalError, InterfaceError)
 
-def database_unavailable(request):
-    response = render(request, "503.html", status=503)
+
+def database_unavailable(request=None):
+    """The plain 503 page. Rendered without the request, so that no context processor (the
+    user, their roles, messages) goes back to the database that just failed."""
+    response = HttpResponse(render_to_string("503.html"), status=503)
     response["Retry-After"] = "5"
     return response
 
 
 class DatabaseUnavailableMiddleware:
-    """An unreachable database answers 503 with a plain page, not a 500 with a traceback.
+    """An unreachable database answers 503 with a plain page, within the pool's timeout.
 
-    Errors raised outside a view (loading the session, the user) reach `handler500`, which
-    answers the same way.
+    The signed-in user is read here, first of all the views' middleware, so that a database
+    that cannot be reached is met once, and answered at once; the middleware after this one
+    then finds the user loaded (or the session untouched) and does not wait for the database
+    again. Errors raised elsewhere outside a view reach `handler500`, which answers the same.
     """
 
     def __init__(self, get_response):
@@ -27,8 +35,21 @@ class DatabaseUnavailableMiddleware:
     def __call__(self, request):
         return self.get_response(request)
 
+    # These answer a database outage themselves, in JSON.
+    OWN_ANSWER = ("/api/", "/health/")
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        user = getattr(request, "user", None)
+        if user is None or request.path_info.startswith(self.OWN_ANSWER):
+            return None
+        try:
+            user.is_authenticated  # noqa: B018 (loads the lazy user: session, then user row)
+        except DATABASE_ERRORS:
+            return database_unavailable(request)
+        return None
+
     def process_exception(self, request, exception):
-        if isinstance(exception, OperationalError):
+        if isinstance(exception, DATABASE_ERRORS):
             return database_unavailable(request)
         return None
 

@@ -6,6 +6,7 @@ sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS and a database, and then `check --de
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -58,7 +59,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "mediaanalysis.adminsite.CheckedAdminConfig",  # django.contrib.admin, checking its input
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "ninja",
+    "axes",
     "django_tasks_db",  # the background tasks' queue, a table in this database
     "mediaanalysis",  # the project package: commands, template tags (label "project")
     "mediaanalysis.webhooks",  # outgoing webhooks: endpoints, the outbox, deliveries
@@ -92,10 +94,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
-# The user of each request is read with their roles (group names) in one query.
-AUTHENTICATION_BACKENDS = ["mediaanalysis.roles.RoleBackend"]
+# django-axes counts failed logins first; the user of each request is read with their roles
+# (group names) in one query.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "mediaanalysis.roles.RoleBackend",
+]
 
 ROOT_URLCONF = "mediaanalysis.urls"
 WSGI_APPLICATION = "mediaanalysis.wsgi.application"
@@ -136,6 +143,9 @@ DB_MIN_POOL_SIZE = env_number("DB_MIN_POOL_SIZE", 5)
 DB_MAX_POOL_SIZE = env_number("DB_MAX_POOL_SIZE", 20)
 DB_COMMAND_TIMEOUT = env_number("DB_COMMAND_TIMEOUT", 60.0, float)
 DB_CONNECT_TIMEOUT = env_number("DB_CONNECT_TIMEOUT", 10.0, float)
+# How long a request waits for a pooled connection before the site answers 503. Bounded apart
+# from DB_CONNECT_TIMEOUT, so that with the database down a page answers within seconds.
+DB_POOL_TIMEOUT = env_number("DB_POOL_TIMEOUT", min(DB_CONNECT_TIMEOUT, 4.0), float)
 
 
 def database_config(url: str) -> dict:
@@ -147,7 +157,16 @@ def database_config(url: str) -> dict:
                 "min_size": DB_MIN_POOL_SIZE,
                 "max_size": DB_MAX_POOL_SIZE,
                 # How long a request waits for a free connection before it fails (503).
-                "timeout": DB_CONNECT_TIMEOUT,
+                "timeout": DB_POOL_TIMEOUT,
+                # While the database is down the pool retries with a growing delay; it gives a
+                # slot up after this long, and the next request starts afresh at once. So the
+                # gap between tries stays shorter than a request's wait, and the first request
+                # after the database comes back gets a connection.
+                "reconnect_timeout": DB_POOL_TIMEOUT,
+                # No `max_waiting`: psycopg_pool counts requests that already timed out among
+                # the waiting until a connection comes, so after an outage a bound would refuse
+                # every request at once, and nothing would ask the pool to reconnect (found by
+                # tests/test_outage.py). gunicorn's threads bound the real waiting already.
                 # The seed's max_inactive_connection_lifetime.
                 "max_idle": 300.0,
                 # A connection that died (PostgreSQL restarted) is replaced, not handed out.
@@ -297,6 +316,19 @@ LOGGING = {
 # The review workflow (PRODUCT.md section 3).
 REVIEW_CLAIM_TTL = env_number("REVIEW_CLAIM_TTL", 900)
 REVIEW_CONFIDENCE_THRESHOLD = env_number("REVIEW_CONFIDENCE_THRESHOLD", 0.7, float)
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username from
+# one address, that pair is locked out for LOGIN_COOLOFF_MINUTES; an admin can unlock it at once
+# (admin: Axes, Access attempts; or `manage.py axes_reset_username NAME`).
+AXES_FAILURE_LIMIT = env_number("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_number("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# The API's token check: wrong tokens from one address before it gets 429, and for how long.
+API_TOKEN_FAILURE_LIMIT = env_number("API_TOKEN_FAILURE_LIMIT", 20)
+API_TOKEN_COOLOFF = env_number("API_TOKEN_COOLOFF", 300)
+
 # How stale the dashboard's figures may be.
 DASHBOARD_CACHE_SECONDS = env_number("DASHBOARD_CACHE_SECONDS", 60)
 

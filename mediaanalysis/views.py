@@ -2,10 +2,9 @@
 
 import sys
 
-from django.db import OperationalError
 from django.shortcuts import redirect, render
 
-from .middleware import database_unavailable
+from .middleware import DATABASE_ERRORS, database_unavailable
 
 
 def home(request):
@@ -19,6 +18,6 @@ def home(request):
 
 def server_error(request):
     """handler500: an unreachable database is a 503 with a plain message, not an error page."""
-    if isinstance(sys.exception(), OperationalError):
+    if isinstance(sys.exception(), DATABASE_ERRORS):
         return database_unavailable(request)
     return render(request, "500.html", status=500)

@@ -34,6 +34,7 @@ from mediaanalysis.pipeline.pagination import count_rows, paginate
 from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
 from mediaanalysis.pipeline.serving import content_type_for, media_response, safe_filename
 from mediaanalysis.pipeline.storage import locate
+from mediaanalysis.validation import text_problem
 from reviews.filters import ReviewedResultFilter
 from reviews.models import HITLReview, ReviewStatus
 
@@ -297,8 +298,8 @@ def file_peaks(request, pk):
 @require_GET
 @permission_required("mediaanalysis.view_usersession", raise_exception=True)
 def session_detail(request, session_id):
-    # No stored id is longer than the column or holds NUL, which PostgreSQL refuses outright.
-    if len(session_id) > 36 or "\x00" in session_id:
+    # No stored id is longer than the column or holds what the database cannot store.
+    if len(session_id) > 36 or text_problem(session_id):
         raise Http404("No session, file or job has this session id.")
     session = UserSession.objects.filter(session_id=session_id).first()
     files = (

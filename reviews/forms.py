@@ -1,6 +1,6 @@
-import json
-
 from django import forms
+
+from mediaanalysis.validation import check_json, loads_json
 
 from .models import Decision
 
@@ -29,11 +29,11 @@ def parse_corrections(text: str):
     if not text or not text.strip():
         return None
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(
-            f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-        ) from None
+        # The shared checks: NaN, Infinity, NUL (\u0000), lone surrogates, overlong numbers and
+        # nesting beyond 64 levels are refused here, never sent to the database.
+        value = check_json(loads_json(text))
+    except ValueError as exc:
+        raise forms.ValidationError(f"This {exc}.") from None
     if not isinstance(value, dict):
         raise forms.ValidationError(
             'Corrections must be a JSON object, like {"field": "new value"}.'

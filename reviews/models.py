@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.pipeline.softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
+from mediaanalysis.validation import StoredJSONDecoder
 
 
 class ReviewStatus(models.TextChoices):
@@ -171,7 +172,7 @@ class HITLReview(SoftDeleteModel):
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_expires_at = models.DateTimeField(null=True, blank=True)
     reviewer_notes = models.TextField(null=True, blank=True)
-    corrections = models.JSONField(null=True, blank=True)
+    corrections = models.JSONField(null=True, blank=True, decoder=StoredJSONDecoder)
     # The seed says String(10), but its own value "needs_changes" has 13 characters.
     approved = models.CharField(max_length=13, choices=Decision, null=True, blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
@@ -284,7 +285,7 @@ class ReviewEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     at = models.DateTimeField(default=timezone.now)
-    details = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(default=dict, blank=True, decoder=StoredJSONDecoder)
 
     class Meta:
         db_table = "hitl_review_events"

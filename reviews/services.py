@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisResult
+from mediaanalysis.validation import sanitize_text
 
 from . import events
 from .models import (
@@ -254,20 +255,26 @@ def _has_held(review, user) -> bool:
     ).exists()
 
 
-def save_draft(review_id, user, notes: str, corrections: str, approved: str = "") -> None:
-    """Keep what the reviewer typed, whatever happens to their claim."""
+def save_draft(review_id, user, notes: str, corrections: str, approved: str = "") -> bool:
+    """Keep what the reviewer typed, whatever happens to their claim.
+
+    Text the database cannot store (a NUL character, a lone surrogate) is kept with those
+    characters replaced by U+FFFD; returns True when that happened, so the page can say so.
+    """
     if not (notes or corrections):
-        return
+        return False
+    stored_notes, stored_corrections = sanitize_text(notes), sanitize_text(corrections)
     ReviewDraft.objects.update_or_create(
         review_id=review_id,
         user=user,
         defaults={
-            "notes": notes,
-            "corrections": corrections,
-            "approved": approved,
+            "notes": stored_notes,
+            "corrections": stored_corrections,
+            "approved": approved if approved in Decision.values else "",
             "saved_at": timezone.now(),
         },
     )
+    return (stored_notes, stored_corrections) != (notes, corrections)
 
 
 def heartbeat(review_id, user, notes: str = "", corrections: str = "") -> HITLReview:

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, JsonResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponseRedirect, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,19 +23,24 @@ from .models import Decision, HITLReview, ReviewStatus
 
 
 def _redirect(request, url):
-    """A redirect that also works for htmx requests (HX-Redirect)."""
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    """A redirect to a URL (never a view name) that also works for htmx (HX-Redirect)."""
+    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
 
 
-def _next_claim(request):
-    """Claim the next review for the user and go to it, or back to the queue if it is empty."""
+def _next_claim(request, decided=None):
+    """Claim the next review for the user and go to it, or back to the queue if it is empty.
+
+    After a decision, `?decided=<pk>` tells the page's drafts.js that the server accepted it,
+    so the copy of the draft kept in the browser can go.
+    """
+    marker = f"?decided={decided}" if decided else ""
     review = services.claim_next(request.user)
     if review is None:
         messages.info(
             request, "The queue is empty: there is nothing to review right now. Well done."
         )
-        return _redirect(request, reverse("review-queue"))
-    return _redirect(request, review.get_absolute_url())
+        return _redirect(request, reverse("review-queue") + marker)
+    return _redirect(request, review.get_absolute_url() + marker)
 
 
 @require_GET
@@ -137,21 +142,53 @@ def review_detail(request, pk):
     return _review_page(request, _get_review(pk))
 
 
+def _typed(request) -> dict:
+    """What the reviewer sent, exactly as typed."""
+    return {
+        "notes": request.POST.get("reviewer_notes", ""),
+        "corrections": request.POST.get("corrections", ""),
+        "approved": request.POST.get("approved", "")[:13],
+    }
+
+
+def _keep_draft(request, pk, typed) -> str:
+    """Keep the typed text as the reviewer's draft; a sentence to add if it had to change."""
+    if not HITLReview.all_objects.filter(pk=pk).exists():
+        return ""  # destroyed (purged): the page shows the text back, nothing can hold it
+    changed = services.save_draft(
+        pk, request.user, typed["notes"], typed["corrections"], typed["approved"]
+    )
+    return (
+        " The draft kept on the server has the characters that cannot be stored (NUL,"
+        " lone surrogates) replaced by \ufffd; the text below is as you typed it."
+        if changed
+        else ""
+    )
+
+
+def _review_gone(request, pk, typed, kept: str):
+    """The review was deleted while the reviewer worked: what they typed, shown back to copy."""
+    return render(
+        request,
+        "reviews/review_gone.html",
+        {"pk": pk, "typed": typed, "kept": kept},
+        status=404,
+    )
+
+
 @require_POST
 @permission_required("reviews.claim_hitlreview", raise_exception=True)
 def decide(request, pk):
-    _require_review(pk)  # the whole review is loaded only when the page must be shown again
+    typed = _typed(request)
+    if not HITLReview.objects.filter(pk=pk).exists():
+        # Deleted meanwhile (or never there): nothing to decide, but nothing typed is lost.
+        return _review_gone(request, pk, typed, _keep_draft(request, pk, typed))
     form = DecisionForm(request.POST)
     if not form.is_valid():
         # Keep what they typed, as a draft too, and show it back with the errors.
-        services.save_draft(
-            pk,
-            request.user,
-            request.POST.get("reviewer_notes", ""),
-            request.POST.get("corrections", ""),
-            request.POST.get("approved", "")[:13],
-        )
-        return _review_page(request, _get_review(pk), form=form, status=422)
+        note = _keep_draft(request, pk, typed)
+        banner = ("Your decision was not saved: fix what is marked below." + note) if note else None
+        return _review_page(request, _get_review(pk), form=form, status=422, banner=banner)
     try:
         services.decide(
             pk,
@@ -159,14 +196,14 @@ def decide(request, pk):
             form.cleaned_data["approved"],
             form.cleaned_data["reviewer_notes"],
             form.cleaned_data["corrections"],
-            corrections_text=request.POST.get("corrections", ""),
+            corrections_text=typed["corrections"],
         )
     except services.ClaimLost as lost:
         banner = f"Your decision was not saved: {lost} Your notes and corrections are kept as your draft below."
         return _review_page(request, _get_review(pk), form=form, status=409, banner=banner)
     decision = Decision(form.cleaned_data["approved"]).label.lower()
     messages.success(request, f"Review #{pk} saved: {decision}.")
-    return _next_claim(request)
+    return _next_claim(request, decided=pk)
 
 
 @require_POST
@@ -241,7 +278,8 @@ def enqueue(request):
     """Send results to review with a priority: ticked ones, or all of a results-list filter."""
     form = EnqueueForm(request.POST)
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
+    # Only a path of this site: anything else (a view's name, another host) goes to the list.
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         back = reverse("result-list")

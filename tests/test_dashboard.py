@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 
 from dashboard.stats import Scope, figures
 from dashboard.tasks import recount, recount_watched
@@ -261,8 +260,11 @@ def test_dashboard_is_cached_and_refresh_recomputes(
 def test_dashboard_cache_expires_after_its_lifetime(manager_client, pipeline_data, settings):
     manager_client.get("/dashboard/")
     make_job(status="failed", error_message="later failure", created_at=at(minutes=5))
-    cache.delete(Scope("24h").cache_key())  # what the 60 s timeout does
-    assert "later failure" in manager_client.get("/dashboard/").text
+    with time_machine.travel(NOW + timedelta(seconds=10), tick=False):
+        assert "later failure" not in manager_client.get("/dashboard/").text  # still cached
+    lifetime = timedelta(seconds=settings.DASHBOARD_CACHE_SECONDS + 1)
+    with time_machine.travel(NOW + lifetime, tick=False):
+        assert "later failure" in manager_client.get("/dashboard/").text
 
 
 @pytest.mark.django_db
@@ -336,3 +338,11 @@ def test_the_periodic_recount_keeps_the_dashboard_warm_only_while_someone_watche
     make_job(status="failed", error_message="while watched", created_at=at(minutes=1))
     assert recount_watched.call() is True
     assert "while watched" in manager_client.get("/dashboard/").text
+
+
+@pytest.mark.django_db
+def test_refresh_now_keeps_the_window_and_filters_shown(manager_client):
+    page = manager_client.get("/dashboard/?window=7d&model=m1").text
+    assert 'href="?window=7d&amp;model=m1&amp;refresh=1"' in page
+    refreshed = manager_client.get("/dashboard/?window=7d&model=m1&refresh=1")
+    assert refreshed.context["scope"].window == "7d"

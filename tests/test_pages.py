@@ -721,7 +721,7 @@ def a_hundred_and_twenty_of_everything(reviewer):
             session_id=sid,
             job_type="transcription",
             media_file=media,
-            error_message="boom" if n % 3 == 0 else None,
+            error_message="boom" if n % 10 == 0 else None,
         )
         for n, (sid, media) in enumerate(zip(sids, files, strict=True))
     )
@@ -771,17 +771,18 @@ def test_a_filtered_sorted_htmx_list_runs_the_same_number_of_queries(
     name,
     per_page,
 ):
+    # Filters that match more than 100 rows, so that both page sizes are full pages.
     query = {
         "job-list": "status=pending&has_error=false&media_type=video&sort=id",
-        "result-list": "review_state=approved&confidence_min=0.1&sort=-confidence",
+        "result-list": "confidence_min=0.05&has_transcript=false&sort=-confidence",
         "file-list": "media_type=video&filename=clip&sort=-created",
-        "session-list": "active=true&ip_address=10.0.0.1&sort=started",
+        "session-list": "active=true&session_id=&sort=started",
     }[name]
     with django_assert_max_num_queries(LIST_QUERIES[name]):
         response = manager_client.get(
             f"{reverse(name)}?{query}&per_page={per_page}", headers={"HX-Request": "true"}
         )
-    assert response.status_code == 200
+    assert len(shown(response)) == per_page
 
 
 @pytest.mark.parametrize("name", EXPORTS)

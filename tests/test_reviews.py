@@ -150,6 +150,17 @@ def test_enqueue_never_redirects_to_another_site(manager_client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("back", ["x", "review-queue", "javascript:alert(1)", "//evil.example/"])
+def test_enqueue_takes_next_only_as_a_path_of_this_site(manager_client, back):
+    result = make_result()
+    response = manager_client.post(
+        url("review-enqueue"), {"scope": "selected", "result": result.pk, "next": back}
+    )
+    assert response.status_code == 302
+    assert response.url == reverse("result-list")
+
+
+@pytest.mark.django_db
 def test_manager_sends_a_result_to_review_from_its_page(manager_client):
     result = make_result()
     page = manager_client.get(result.get_absolute_url())
@@ -604,7 +615,8 @@ def test_decision_takes_the_reviewer_straight_to_the_next_claim(reviewer_client,
     response = reviewer_client.post(
         url("review-decide", first), {"approved": "yes", "reviewer_notes": ""}, follow=True
     )
-    assert response.redirect_chain == [(second.get_absolute_url(), 302)]
+    # ?decided= tells the page's drafts.js to drop its copy of the accepted draft.
+    assert response.redirect_chain == [(f"{second.get_absolute_url()}?decided={first.pk}", 302)]
     assert f"Review #{first.pk} saved: approved." in messages_of(response)
     assert fresh(second).is_held_by(reviewer)
 
@@ -616,7 +628,7 @@ def test_the_last_decision_takes_the_reviewer_to_the_queue_saying_it_is_empty(
     review = make_review()
     services.claim_next(reviewer)
     response = reviewer_client.post(url("review-decide", review), {"approved": "no"}, follow=True)
-    assert response.redirect_chain == [(reverse("review-queue"), 302)]
+    assert response.redirect_chain == [(f"{reverse('review-queue')}?decided={review.pk}", 302)]
     assert "The queue is empty: there is nothing to review right now. Well done." in (
         messages_of(response)
     )
@@ -632,7 +644,7 @@ def test_decision_from_htmx_answers_with_a_client_redirect_to_the_next_item(
     response = reviewer_client.post(
         url("review-decide", first), {"approved": "yes"}, headers={"HX-Request": "true"}
     )
-    assert response["HX-Redirect"] == second.get_absolute_url()
+    assert response["HX-Redirect"] == f"{second.get_absolute_url()}?decided={first.pk}"
 
 
 @pytest.mark.django_db

@@ -6,11 +6,14 @@ read, write (read and write) or admin (also restores soft-deleted rows).
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import (
     DataError,
     IntegrityError,
@@ -20,14 +23,22 @@ from django.db import (
     transaction,
 )
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.urls import register_converter
 from django.utils import timezone
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import PaginationBase, paginate
+from ninja.parser import Parser
+from ninja.renderers import JSONRenderer
+from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
+from psycopg_pool import PoolTimeout
+
+from mediaanalysis.roles import has_access
+from mediaanalysis.validation import loads_json
 
 from . import events
 from .api_schemas import (
@@ -65,6 +76,22 @@ from .pagination import COUNT_CAP, count_rows
 
 log = logging.getLogger(__name__)
 
+
+class AnyTextConverter:
+    """A path parameter that takes any text, "/" and line breaks included (Django's `path`
+    stops at a line break)."""
+
+    regex = "(?s:.+)"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(AnyTextConverter, "anytext")
+
 READ, WRITE, ADMIN = "read", "write", "admin"
 SCOPES = {READ: {READ, WRITE, ADMIN}, WRITE: {WRITE, ADMIN}, ADMIN: {ADMIN}}
 LAST_USED_EVERY = timedelta(minutes=1)
@@ -72,20 +99,41 @@ LAST_USED_EVERY = timedelta(minutes=1)
 READ_ATTEMPTS, READ_BACKOFF = 3, 0.1
 
 
+class Throttled(Exception):
+    """Too many wrong tokens from one address: 429 until the cool-off has passed."""
+
+
+def _failures_key(request) -> str:
+    return f"api-token-failures:{request.META.get('REMOTE_ADDR', '')}"
+
+
 class TokenAuth(HttpBearer):
-    """`Authorization: Bearer <token>`; a token whose scope is too small gets 403."""
+    """`Authorization: Bearer <token>`; a token whose scope is too small gets 403.
+
+    Guessing is throttled: after API_TOKEN_FAILURE_LIMIT wrong tokens from one address within
+    API_TOKEN_COOLOFF seconds, that address gets 429 (with Retry-After) for that long, right
+    tokens included, without the token being looked up.
+    """
 
     def __init__(self, scope: str = READ):
         self.scope = scope
         super().__init__()
 
     def authenticate(self, request, token):
+        key = _failures_key(request)
+        if cache.get(key, 0) >= settings.API_TOKEN_FAILURE_LIMIT:
+            raise Throttled
         api_token = (
             ApiToken.objects.active().filter(token_hash=ApiToken.hash(token)).first()
             if token
             else None
         )
         if api_token is None:
+            cache.add(key, 0, settings.API_TOKEN_COOLOFF)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, settings.API_TOKEN_COOLOFF)
             return None
         if api_token.scope not in SCOPES[self.scope]:
             raise HttpError(
@@ -99,24 +147,76 @@ class TokenAuth(HttpBearer):
 
 read_auth, write_auth, admin_auth = TokenAuth(READ), TokenAuth(WRITE), TokenAuth(ADMIN)
 
+DOCS_CSP = {
+    "default-src": [CSP.SELF],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+}
+
+
+def docs_access(view):
+    """The docs and the schema: for signed-in people with a role, and for any valid API token
+    (a worker generating its client reads /api/openapi.json)."""
+    view = csp_override(DOCS_CSP)(view)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if "HTTP_AUTHORIZATION" in request.META:
+            try:
+                token = read_auth(request)
+            except Throttled:
+                return _throttled(request)
+            if token is None:
+                return _unauthenticated(request)
+            return view(request, *args, **kwargs)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not has_access(request.user):
+            raise PermissionDenied("Ask an admin for access.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class BodyParser(Parser):
+    """Bodies are parsed by the shared checker: a body too deep or not JSON is a 400 that says
+    why (ninja's own message says only that it could not be parsed)."""
+
+    def parse_body(self, request):
+        try:
+            return loads_json(request.body)
+        except ValueError as exc:
+            request.body_problem = f"The body {exc}."
+            raise
+
+
+class Encoder(NinjaJSONEncoder):
+    """Timestamps with their microseconds, as the database and the seed's schemas hold them
+    (Django's encoder cuts them to milliseconds)."""
+
+    def default(self, o):
+        if isinstance(o, datetime):
+            return o.isoformat().replace("+00:00", "Z")
+        return super().default(o)
+
+
+class Renderer(JSONRenderer):
+    encoder_class = Encoder
+
+
 api = DocumentedIdempotencyAPI(
     title="Media Analysis API",
     version="1.0",
     description="Pipeline workers write sessions, media files, jobs, progress and results; and read reviews.",
     auth=read_auth,
     urls_namespace="api",
-    docs_decorator=lambda view: login_required(
-        csp_override(
-            {
-                "default-src": [CSP.SELF],
-                "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
-                "img-src": [CSP.SELF, "data:"],
-            }
-        )(view)
-    ),
+    docs_decorator=docs_access,
+    parser=BodyParser(),
+    renderer=Renderer(),
 )
-# 400: a body that is not JSON at all; 422: JSON that breaks the schema.
-ERRORS = {code: Error for code in (400, 401, 403, 404, 409, 422, 503)}
+# 400: a body that is not JSON at all; 422: JSON that breaks the schema; 429: too many wrong
+# tokens from this address.
+ERRORS = {code: Error for code in (400, 401, 403, 404, 409, 422, 429, 503)}
 
 
 @api.exception_handler(InterfaceError)  # a connection that was already closed
@@ -152,11 +252,39 @@ def not_found(request, exc):
 
 @api.exception_handler(AuthenticationError)
 def unauthenticated(request, exc):
-    response = api.create_response(
-        request, {"detail": "Send a valid token: Authorization: Bearer <token>."}, status=401
+    return _unauthenticated(request)
+
+
+def _unauthenticated(request):
+    response = JsonResponse(
+        {"detail": "Send a valid token: Authorization: Bearer <token>."}, status=401
     )
     response["WWW-Authenticate"] = "Bearer"
     return response
+
+
+@api.exception_handler(Throttled)
+def throttled(request, exc):
+    return _throttled(request)
+
+
+def _throttled(request):
+    response = JsonResponse(
+        {
+            "detail": "Too many wrong tokens from this address; "
+            f"try again in {settings.API_TOKEN_COOLOFF} seconds."
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(settings.API_TOKEN_COOLOFF)
+    return response
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc):
+    # A body that could not be parsed: say why (BodyParser noted it).
+    detail = getattr(request, "body_problem", None) if exc.status_code == 400 else None
+    return api.create_response(request, {"detail": detail or str(exc)}, status=exc.status_code)
 
 
 @api.exception_handler(ValidationError)
@@ -174,7 +302,9 @@ def retry_reads(view):
             try:
                 return view(request, *args, **kwargs)
             except (OperationalError, InterfaceError) as exc:
-                if connection.in_atomic_block:
+                # The pool already waited its timeout for a connection: the database is down,
+                # and another wait would only hold the worker longer before the 503.
+                if connection.in_atomic_block or isinstance(exc.__cause__, PoolTimeout):
                     raise
                 if attempt == READ_ATTEMPTS - 1:
                     raise OperationalError(str(exc)) from exc
@@ -272,30 +402,34 @@ def list_sessions(request, filters: Query[SessionFilters]):
     return filters.filter(UserSession.objects.order_by("-last_activity", "-id"))
 
 
-@sessions.get("/{session_id}", response={200: UserSessionResponse, **ERRORS})
+# Any stored session id can be read back, including old ones holding a "/" (sent as %2F) or a
+# line break: the `anytext` converter takes it whole. The restore route comes first, so that ".../restore" is it.
+@sessions.post(
+    "/{anytext:session_id}/restore", response={200: UserSessionResponse, **ERRORS}, auth=admin_auth
+)
+def restore_session(request, session_id: SessionId):
+    return _restore(UserSession, session_id=session_id)
+
+
+@sessions.get("/{anytext:session_id}", response={200: UserSessionResponse, **ERRORS})
 @retry_reads
 def get_session(request, session_id: SessionId):
     return get_alive(UserSession.objects, session_id=session_id)
 
 
-@sessions.patch("/{session_id}", response={200: UserSessionResponse, **ERRORS}, auth=write_auth)
+@sessions.patch(
+    "/{anytext:session_id}", response={200: UserSessionResponse, **ERRORS}, auth=write_auth
+)
 def update_session(request, session_id: SessionId, payload: UserSessionUpdate):
     with transaction.atomic():
         session = get_alive(UserSession.objects.select_for_update(), session_id=session_id)
-        return _apply(session, payload.model_dump(exclude_unset=True))
+        return _apply(session, payload.changes())
 
 
-@sessions.delete("/{session_id}", response={204: None, **ERRORS}, auth=write_auth)
+@sessions.delete("/{anytext:session_id}", response={204: None, **ERRORS}, auth=write_auth)
 def delete_session(request, session_id: SessionId):
     _soft_delete(UserSession, session_id=session_id)
     return Status(204, None)
-
-
-@sessions.post(
-    "/{session_id}/restore", response={200: UserSessionResponse, **ERRORS}, auth=admin_auth
-)
-def restore_session(request, session_id: SessionId):
-    return _restore(UserSession, session_id=session_id)
 
 
 # Media files
@@ -325,7 +459,7 @@ def get_file(request, file_id: int):
 def update_file(request, file_id: int, payload: MediaFileUpdate):
     with transaction.atomic():
         media = get_alive(MediaFile.objects.select_for_update(), pk=file_id)
-        return _apply(media, payload.model_dump(exclude_unset=True))
+        return _apply(media, payload.changes())
 
 
 @files.delete("/{file_id}", response={204: None, **ERRORS}, auth=write_auth)
@@ -388,7 +522,7 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
         job = get_alive(AnalysisJob.objects.select_for_update(), pk=job_id)
         previous = job.status
         try:
-            job.change(payload.model_dump(exclude_unset=True), timezone.now())
+            job.change(payload.changes(), timezone.now())
         except JobTransitionError as refused:
             raise HttpError(409, str(refused)) from None
         return events.job_changed(previous, job)
@@ -439,7 +573,7 @@ def update_result(request, result_id: int, payload: AnalysisResultUpdate):
     """A result changed after a needs-changes decision goes round the review queue again."""
     with transaction.atomic():
         result = get_alive(AnalysisResult.objects.select_for_update(), pk=result_id)
-        return _apply(result, payload.model_dump(exclude_unset=True))
+        return _apply(result, payload.changes())
 
 
 @results.delete("/{result_id}", response={204: None, **ERRORS}, auth=write_auth)

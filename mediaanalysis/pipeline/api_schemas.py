@@ -5,46 +5,29 @@ NUL characters PostgreSQL refuses), the schema states it too, so that bad input 
 names the field rather than a database error.
 """
 
-import math
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from django.db.models import Q
 from ninja import FilterLookup, FilterSchema, Schema
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from mediaanalysis.validation import (
+    INT32_MAX,
+    MAX_JSON_BYTES,
+    MAX_JSON_DEPTH,
+    SESSION_ID_PATTERN,
+    SESSION_ID_RULE,
+    check_json,
+    check_session_id,
+    check_text,
+)
+
 from . import search
 from .models import MediaType, ProcessingStatus
 
-INT32 = 2**31 - 1
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _json_text(value: str) -> str:
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no lone surrogates)") from None
-    return _no_nul(value)
-
-
-def _clean_json(value: Any) -> Any:
-    """JSON the database can store: valid Unicode without NUL characters, no NaN or infinities."""
-    if isinstance(value, str):
-        return _json_text(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("numbers must be finite")
-    if isinstance(value, dict):
-        return {_json_text(str(k)): _clean_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean_json(v) for v in value]
-    return value
+INT32 = INT32_MAX
 
 
 def _aware(value: datetime) -> datetime:
@@ -60,10 +43,21 @@ def _aware(value: datetime) -> datetime:
 
 
 # PostgreSQL cannot store NUL characters; the schema says so, so that clients can know.
+# (Lone surrogates and the JSON limits are refused too: see mediaanalysis/validation.py.)
 NO_NUL = Field(json_schema_extra={"pattern": "^[^\\x00]*$"})
-Text = Annotated[str, AfterValidator(_no_nul), NO_NUL]
-JSONObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
-JSONList = Annotated[list[dict[str, Any]], AfterValidator(_clean_json)]
+Text = Annotated[str, AfterValidator(check_text), NO_NUL]
+_JSON_RULE = (
+    f"JSON no deeper than {MAX_JSON_DEPTH} levels and at most {MAX_JSON_BYTES:,} bytes; "
+    "finite numbers (no NaN or Infinity) of at most 4,300 digits, no NUL characters."
+)
+JSONObject = Annotated[
+    dict[str, Any], AfterValidator(check_json), Field(json_schema_extra={"description": _JSON_RULE})
+]
+JSONList = Annotated[
+    list[dict[str, Any]],
+    AfterValidator(check_json),
+    Field(json_schema_extra={"description": _JSON_RULE}),
+]
 
 
 def _iso_only(value: Any) -> Any:
@@ -97,11 +91,23 @@ Int = Annotated[int, BeforeValidator(_json_number)]
 IntOrNone = Annotated[int | None, BeforeValidator(_json_number)]
 Number = Annotated[float, BeforeValidator(_json_number)]
 NumberOrNone = Annotated[float | None, BeforeValidator(_json_number)]
+# A session id to look up: any stored one, including old rows written before the rule below.
 SessionId = Annotated[
     str,
     Field(min_length=1, max_length=36, description="Session correlation ID"),
-    AfterValidator(_no_nul),
+    AfterValidator(check_text),
     NO_NUL,
+]
+# A new session id goes into the pages' URLs, so it is refused unless it needs no quoting.
+NewSessionId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=36,
+        description=f"Session correlation ID: {SESSION_ID_RULE}.",
+        json_schema_extra={"pattern": SESSION_ID_PATTERN},
+    ),
+    AfterValidator(check_session_id),
 ]
 
 
@@ -130,6 +136,21 @@ class Body(Schema):
         if not isinstance(data, dict):
             raise ValueError("the body must be a JSON object")
         return handler(data)
+
+
+UNCHANGED = "null or absent: unchanged."
+
+
+class Update(Body):
+    """A PATCH body. Leave out what does not change; null on a column that cannot be NULL means
+    "unchanged" too, as the seed's Update schemas send it (their model_dump() includes every
+    field). On a column that can be NULL, null sets it to NULL."""
+
+    NOT_NULL: ClassVar[frozenset[str]] = frozenset()
+
+    def changes(self) -> dict:
+        data = self.model_dump(exclude_unset=True)
+        return {k: v for k, v in data.items() if v is not None or k not in self.NOT_NULL}
 
 
 class Error(Schema):
@@ -173,7 +194,7 @@ RESULT_DATA = (
 
 
 class MediaFileCreate(Body):
-    session_id: SessionId
+    session_id: NewSessionId
     original_filename: Text = Field(..., min_length=1, max_length=255)
     media_type: MediaType
     mime_type: Text | None = Field(None, max_length=100)
@@ -181,7 +202,7 @@ class MediaFileCreate(Body):
     storage_backend: Text = Field(default="local", max_length=50, description=STORAGE_BACKEND)
 
 
-class MediaFileUpdate(Body):
+class MediaFileUpdate(Update):
     processed_filename: Text | None = Field(None, max_length=255)
     file_path: Text | None = Field(None, max_length=512, description=FILE_PATH)
     duration_seconds: NumberOrNone = Field(None, ge=0, allow_inf_nan=False)
@@ -217,22 +238,36 @@ class MediaFileFilters(CreatedRange):
 
 
 class AnalysisJobCreate(Body):
-    session_id: SessionId
+    session_id: NewSessionId
     job_type: Text = Field(..., min_length=1, max_length=50, description="Type of analysis")
     media_file_id: IntOrNone = Field(None, ge=1, le=INT32, description="Associated media file")
     parameters: JSONObject | None = Field(None, description="Job parameters")
     max_retries: Int = Field(default=3, ge=0, le=10)
 
 
-class AnalysisJobUpdate(Body):
-    # Leave out what does not change. Columns that cannot be NULL refuse null (422), rather
-    # than reach the database as one.
-    status: ProcessingStatus = None
-    progress: Number = Fraction()
+class AnalysisJobUpdate(Update):
+    """Leave out what does not change; null on status, progress or retry_count is unchanged too
+    (those columns cannot be NULL); null on error_message, started_at or completed_at clears it,
+    except that a job becoming processing (completed, failed) gets started_at (completed_at)."""
+
+    NOT_NULL = frozenset({"status", "progress", "retry_count"})
+
+    status: ProcessingStatus | None = Field(None, description=UNCHANGED)
+    progress: NumberOrNone = Fraction(description="0.0 to 1.0; " + UNCHANGED)
     error_message: Text | None = None
-    retry_count: Int = Field(None, ge=0, le=INT32)
+    retry_count: IntOrNone = Field(None, ge=0, le=INT32, description=UNCHANGED)
     started_at: When | None = None
     completed_at: When | None = None
+
+    def changes(self) -> dict:
+        data = super().changes()
+        # A seed client sends null for the timestamps it leaves to the server: while the status
+        # changes, they are set as when left out (AnalysisJob.change).
+        if data.get("status") is not None:
+            for key in ("started_at", "completed_at"):
+                if key in data and data[key] is None:
+                    del data[key]
+        return data
 
 
 class AnalysisJobResponse(Schema):
@@ -303,7 +338,7 @@ class AnalysisResultCreate(Body):
     segments: JSONList | None = Field(None, description=SEGMENTS)
 
 
-class AnalysisResultUpdate(Body):
+class AnalysisResultUpdate(Update):
     result_data: JSONObject | None = None
     confidence_score: NumberOrNone = Fraction()
     transcript: Text | None = None
@@ -339,15 +374,21 @@ class ResultFilters(CreatedRange):
 
 
 class UserSessionCreate(Body):
-    session_id: SessionId = Field(default_factory=lambda: str(uuid.uuid4()))
+    session_id: NewSessionId = Field(default_factory=lambda: str(uuid.uuid4()))
     user_agent: Text | None = Field(None, max_length=512)
     ip_address: Text | None = Field(None, max_length=45)
 
 
-class UserSessionUpdate(Body):
-    last_activity: When = None  # as in AnalysisJobUpdate: leave out, or give a value
-    request_count: Int = Field(None, ge=0, le=INT32)
-    media_processed_count: Int = Field(None, ge=0, le=INT32)
+class UserSessionUpdate(Update):
+    """Leave out what does not change; null on last_activity, request_count or
+    media_processed_count is unchanged too (those columns cannot be NULL); null on ended_at
+    clears it."""
+
+    NOT_NULL = frozenset({"last_activity", "request_count", "media_processed_count"})
+
+    last_activity: When | None = Field(None, description=UNCHANGED)
+    request_count: IntOrNone = Field(None, ge=0, le=INT32, description=UNCHANGED)
+    media_processed_count: IntOrNone = Field(None, ge=0, le=INT32, description=UNCHANGED)
     ended_at: When | None = None
 
 

@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from mediaanalysis.validation import StoredJSONDecoder, validate_session_id
+
 from . import search
 from .softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
 from .storage import MediaLocation, locate
@@ -125,7 +127,8 @@ class MediaFileQuerySet(SoftDeleteQuerySet):
 class MediaFile(SoftDeleteModel):
     """Metadata of an uploaded or processed media file."""
 
-    session_id = models.CharField(max_length=36)
+    # New ids follow the rule of validate_session_id (they go into URLs); old rows may not.
+    session_id = models.CharField(max_length=36, validators=[validate_session_id])
     original_filename = models.CharField(max_length=255)
     processed_filename = models.CharField(max_length=255, null=True, blank=True)
     file_path = models.CharField(max_length=512, null=True, blank=True)
@@ -287,7 +290,7 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
 class AnalysisJob(SoftDeleteModel):
     """A background job of the pipeline."""
 
-    session_id = models.CharField(max_length=36)
+    session_id = models.CharField(max_length=36, validators=[validate_session_id])
     job_type = models.CharField(max_length=50, help_text='"video_analysis", "transcription"...')
     status = EnumField(
         max_length=10,
@@ -297,7 +300,7 @@ class AnalysisJob(SoftDeleteModel):
         enum_name="processingstatus",
     )
     progress = models.FloatField(default=0.0, db_default=0.0, help_text="0.0 to 1.0")
-    parameters = models.JSONField(null=True, blank=True)
+    parameters = models.JSONField(null=True, blank=True, decoder=StoredJSONDecoder)
     error_message = models.TextField(null=True, blank=True)
     retry_count = models.IntegerField(default=0, db_default=0)
     max_retries = models.IntegerField(default=3, db_default=3)
@@ -474,13 +477,15 @@ class AnalysisResult(SoftDeleteModel):
     )
     analysis_type = models.CharField(max_length=50, help_text='"video", "audio", "document"')
     model_used = models.CharField(max_length=100, null=True, blank=True)
-    result_data = models.JSONField(null=True, blank=True)
+    result_data = models.JSONField(null=True, blank=True, decoder=StoredJSONDecoder)
     confidence_score = models.FloatField(null=True, blank=True)
     transcript = models.TextField(null=True, blank=True)
     summary = models.TextField(null=True, blank=True)
     extracted_text = models.TextField(null=True, blank=True)
     frames_extracted = models.IntegerField(null=True, blank=True)
-    segments = models.JSONField(null=True, blank=True, help_text="timestamps of key segments")
+    segments = models.JSONField(
+        null=True, blank=True, help_text="timestamps of key segments", decoder=StoredJSONDecoder
+    )
     # Full-text search (docs/search.md): on PostgreSQL a stored tsvector of the texts, with a
     # GIN index (idx_result_search, made by migration 0005 on PostgreSQL only: an index USING
     # gin cannot be declared here, as SQLite would be asked to build it too). On SQLite the
@@ -574,7 +579,7 @@ class UserSessionQuerySet(SoftDeleteQuerySet):
 class UserSession(SoftDeleteModel):
     """A pipeline user's session. Files and jobs correlate with it by `session_id` alone."""
 
-    session_id = models.CharField(max_length=36, unique=True)
+    session_id = models.CharField(max_length=36, unique=True, validators=[validate_session_id])
     user_agent = models.CharField(max_length=512, null=True, blank=True)
     ip_address = models.CharField(max_length=45, null=True, blank=True, help_text="IPv4 or IPv6")
     started_at = models.DateTimeField(default=timezone.now, db_default=Now())

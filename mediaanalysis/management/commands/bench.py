@@ -53,12 +53,12 @@ from mediaanalysis.pipeline.models import (
     UserSession,
 )
 from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
-from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
+from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, RoleBackend, ensure_groups
 from reviews import services
 from reviews.models import HELD, OPEN, HITLReview, ReviewEvent
 
 BASE_DIR = Path(settings.BASE_DIR)
-REVIEW_URL = re.compile(r"^/reviews/(\d+)/$")
+REVIEW_URL = re.compile(r"^/reviews/(\d+)/(?:\?decided=\d+)?$")  # ?decided= after a decision
 
 
 class QueryRecorder:
@@ -998,7 +998,8 @@ class Command(BaseCommand):
         for user in users:
             session = SessionStore()
             session[SESSION_KEY] = str(user.pk)
-            session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+            # The backend that reads users back (django-axes' comes first, and only counts logins).
+            session[BACKEND_SESSION_KEY] = f"{RoleBackend.__module__}.{RoleBackend.__name__}"
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.create()
             csrf = secrets.token_hex(16)
