@@ -15,8 +15,9 @@ from mediaanalysis.db import use_replica
 from mediaanalysis.pipeline.display import (
     contact_sheet_file,
     csv_value,
-    place_segments,
+    media_preview,
     pretty_json,
+    result_media,
 )
 from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, SessionFilter
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
@@ -201,11 +202,9 @@ def result_detail(request, pk):
         request,
         "pages/result_detail.html",
         {
+            **result_media(result),
             "result": result,
             "result_json": pretty_json(result.result_data),
-            "segments": place_segments(
-                result.segments, result.media_file.duration_seconds if result.media_file else None
-            ),
             "reviews": reviews,
             "has_open_review": any(r.status != ReviewStatus.COMPLETED for r in reviews),
         },
@@ -219,18 +218,27 @@ def file_detail(request, pk):
     jobs = media.jobs.only(
         "id", "job_type", "status", "progress", "created_at", "completed_at"
     ).order_by("-created_at")[:100]
-    results = media.results.only(
-        "id", "analysis_type", "model_used", "confidence_score", "created_at"
-    ).order_by("-created_at")[:100]
+    results = list(
+        media.results.only(
+            "id",
+            "analysis_type",
+            "model_used",
+            "confidence_score",
+            "frames_extracted",
+            "created_at",
+        ).order_by("-created_at")[:100]
+    )
+    # The contact sheet's frames are those the latest result that counted them extracted.
+    frames = next((r.frames_extracted for r in results if r.frames_extracted), None)
     return render(
         request,
         "pages/file_detail.html",
         {
             "media": media,
+            "preview": media_preview(media, frames),
             "jobs": jobs,
             "results": results,
             "session": UserSession.objects.filter(session_id=media.session_id).first(),
-            "contact_sheet": contact_sheet_file(media) is not None,
         },
     )
 
