@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, ProcessingStatus
 from mediaanalysis.pipeline.queries import distinct_values
-from reviews.models import HELD, Decision, HITLReview, ReviewEvent, ReviewStatus
+from reviews.models import Decision, HITLReview, ReviewEvent, ReviewStatus
 
 from .aggregates import Percentile, Percentiles, Seconds
 
@@ -176,11 +176,7 @@ def pipeline(scope: Scope, now, start, prev_start) -> dict:
 
 def backlog(scope: Scope, now, start, prev_start) -> dict:
     reviews = _reviews(scope)
-    counts = reviews.filter(status__in=[ReviewStatus.PENDING, *HELD]).aggregate(
-        pending=Count("pk", filter=Q(status=ReviewStatus.PENDING)),
-        claimed=Count("pk", filter=Q(status__in=HELD, claim_expires_at__gt=now)),
-        expired=Count("pk", filter=Q(status__in=HELD, claim_expires_at__lte=now)),
-    )
+    counts = reviews.open_counts(now)
     oldest_by_priority = list(
         reviews.filter(status=ReviewStatus.PENDING)
         .order_by()

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.core.cache import cache
 from django.db import connection
 from django.shortcuts import render
@@ -20,7 +21,6 @@ from django.views.decorators.vary import vary_on_headers
 from mediaanalysis.db import use_replica
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult
 from mediaanalysis.pipeline.queries import distinct_values
-from mediaanalysis.roles import DASHBOARD_VIEWERS, role_required
 
 from .charts import Series, bar_chart, calibration_chart, hbar_chart
 from .stats import WINDOWS, Scope, figures
@@ -45,7 +45,7 @@ def _url(name, **params) -> str:
 
 
 @require_GET
-@role_required(DASHBOARD_VIEWERS)
+@permission_required("mediaanalysis.view_dashboard", raise_exception=True)
 @use_replica
 @vary_on_headers("HX-Request")
 def dashboard(request):

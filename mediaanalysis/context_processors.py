@@ -1,12 +1,7 @@
-from .roles import ADMINS, MANAGERS, REVIEWERS
+from .roles import roles_of
 
 
 def roles(request):
-    """What the navigation needs to know about the signed-in user's roles."""
-    current = getattr(request, "roles", frozenset())
-    return {
-        "roles": current,
-        "is_reviewer": REVIEWERS in current or ADMINS in current,
-        "is_manager": MANAGERS in current or ADMINS in current,
-        "is_admin": ADMINS in current,
-    }
+    """The signed-in user's roles (group names), as the header shows them."""
+    current = getattr(request, "roles", None)
+    return {"roles": current if current is not None else roles_of(request.user)}

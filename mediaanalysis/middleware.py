@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 from django_htmx.http import HttpResponseClientRedirect
 
-from .roles import roles_of
+from .roles import has_access, roles_of
 
 
 def database_unavailable(request):
@@ -56,8 +56,8 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
 
 
 class RoleMiddleware:
-    """`request.roles` (group names, read with the user); a signed-in user in no group
-    sees the "ask an admin for access" page instead of any page."""
+    """`request.roles` (group names, read with the user, shown in the header); a signed-in
+    user without any permission sees the "ask an admin for access" page instead of any page."""
 
     OPEN_PATHS = ("/accounts/", "/health/", "/api/", "/static/")
 
@@ -71,6 +71,6 @@ class RoleMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.path_info.startswith(self.OPEN_PATHS) or not request.user.is_authenticated:
             return None
-        if not request.roles:
+        if not has_access(request.user):
             return render(request, "no_access.html", status=403)
         return None

@@ -1,12 +1,10 @@
-"""The three groups of PRODUCT.md section 5 and what each may do."""
-
-from functools import wraps
+"""The three groups (roles) and the permissions that are what each may do."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
-from django.core.exceptions import PermissionDenied
-from django.db.models import StringAgg, Value
+from django.db.models import OuterRef, StringAgg, Subquery, Value
+from django.db.models.functions import Concat
 
 REVIEWERS, MANAGERS, ADMINS = "Reviewers", "Managers", "Admins"
 
@@ -50,27 +48,57 @@ def ensure_groups(**kwargs) -> None:
     admins.permissions.add(*Permission.objects.using(using).all())
 
 
+def _permission_names(permissions, owner: str) -> Subquery:
+    """The permissions as "app_label.codename" lines, aggregated in a correlated subquery."""
+    return Subquery(
+        permissions.order_by()
+        .values(owner)
+        .annotate(
+            names=StringAgg(Concat("content_type__app_label", Value("."), "codename"), Value("\n"))
+        )
+        .values("names")
+    )
+
+
+def _lines(text) -> set[str]:
+    return set(filter(None, (text or "").split("\n")))
+
+
 class RoleBackend(ModelBackend):
     """Django's ModelBackend, except that the signed-in user of each request comes with their
-    group names (the roles) from the same query: one query fewer on every page."""
+    group names (the roles) and their permissions from the same query.
+
+    Every rule is a permission check (`permission_required`, `user.has_perm`, `perms` in
+    templates); ModelBackend reads the permissions from the caches filled here, so checking
+    them costs no query. Roles are only shown, never checked.
+    """
 
     def get_user(self, user_id):
         User = get_user_model()
         try:
             user = User._default_manager.annotate(
-                group_names=StringAgg("groups__name", Value("\n"), default=Value(""))
+                group_names=StringAgg("groups__name", Value("\n"), default=Value("")),
+                group_permissions=_permission_names(
+                    Permission.objects.filter(group__user=OuterRef("pk")), "group__user"
+                ),
+                user_permissions_=_permission_names(
+                    Permission.objects.filter(user=OuterRef("pk")), "user"
+                ),
             ).get(pk=user_id)
         except User.DoesNotExist:
             return None
+        # The attributes ModelBackend caches a user's permissions in.
+        user._group_perm_cache = _lines(user.group_permissions)
+        user._user_perm_cache = _lines(user.user_permissions_)
         return user if self.user_can_authenticate(user) else None
 
 
 def roles_of(user) -> frozenset[str]:
-    """The user's roles: their groups, and Admins for a superuser."""
+    """The user's roles, to show: their groups, and Admins for a superuser."""
     if not user.is_authenticated:
         return frozenset()
     if hasattr(user, "group_names"):  # read with the user by RoleBackend
-        roles = set(filter(None, user.group_names.split("\n")))
+        roles = _lines(user.group_names)
     else:
         roles = set(user.groups.values_list("name", flat=True))
     if user.is_superuser:
@@ -78,29 +106,6 @@ def roles_of(user) -> frozenset[str]:
     return frozenset(roles)
 
 
-# Who may do what on the pages. Checked on the server for every request (`role_required`).
-READERS = frozenset({REVIEWERS, MANAGERS, ADMINS})
-DECIDERS = frozenset({REVIEWERS, ADMINS})
-ENQUEUERS = frozenset({MANAGERS, ADMINS})
-DASHBOARD_VIEWERS = frozenset({MANAGERS, ADMINS})
-
-
-def role_required(allowed: frozenset):
-    """Let only users in one of `allowed` groups through; others get 403.
-
-    Reads `request.roles` (read with the user, shared with the navigation), rather than
-    Django's per-permission lookups, which cost two more queries.
-    """
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if allowed.isdisjoint(request.roles):
-                raise PermissionDenied(
-                    f"This needs one of these roles: {', '.join(sorted(allowed))}."
-                )
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
+def has_access(user) -> bool:
+    """Whether the user may open anything at all (any permission); else "ask an admin"."""
+    return user.is_superuser or bool(user.get_all_permissions())

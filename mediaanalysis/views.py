@@ -10,10 +10,9 @@ from .middleware import database_unavailable
 
 def home(request):
     """Each role starts where its work is: reviewers at the queue, managers at the dashboard."""
-    roles = request.roles
-    if "Managers" in roles or "Admins" in roles:
+    if request.user.has_perm("mediaanalysis.view_dashboard"):
         return redirect("dashboard")
-    if "Reviewers" in roles:
+    if request.user.has_perm("reviews.claim_hitlreview"):
         return redirect("review-queue")
     return redirect("job-list")
 

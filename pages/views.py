@@ -2,6 +2,7 @@
 
 import csv
 
+from django.contrib.auth.decorators import permission_required
 from django.db.models import Count, OuterRef, Subquery
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -23,7 +24,6 @@ from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, Sess
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.pipeline.pagination import paginate
 from mediaanalysis.pipeline.queries import distinct_values
-from mediaanalysis.roles import READERS, role_required
 from reviews.filters import ReviewedResultFilter
 from reviews.models import HITLReview, ReviewStatus
 
@@ -60,7 +60,7 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 @use_replica
 @vary_on_headers("HX-Request")
 def job_list(request):
@@ -75,7 +75,7 @@ def job_list(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisresult", raise_exception=True)
 @use_replica
 @vary_on_headers("HX-Request")
 def result_list(request):
@@ -98,7 +98,7 @@ def result_list(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 @use_replica
 @vary_on_headers("HX-Request")
 def file_list(request):
@@ -116,7 +116,7 @@ def file_list(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_usersession", raise_exception=True)
 @use_replica
 @vary_on_headers("HX-Request")
 def session_list(request):
@@ -145,7 +145,7 @@ def session_list(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 def job_detail(request, pk):
     job = get_object_or_404(AnalysisJob.objects.select_related("media_file"), pk=pk)
     results = job.results.only(
@@ -164,7 +164,7 @@ def job_detail(request, pk):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 def job_progress(request, pk):
     """The live part of the job page, polled by htmx while the job runs; 286 stops the polling."""
     job = (
@@ -190,7 +190,7 @@ def job_progress(request, pk):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisresult", raise_exception=True)
 def result_detail(request, pk):
     result = get_object_or_404(AnalysisResult.objects.select_related("job", "media_file"), pk=pk)
     reviews = list(
@@ -212,7 +212,7 @@ def result_detail(request, pk):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def file_detail(request, pk):
     media = get_object_or_404(MediaFile, pk=pk)
     jobs = media.jobs.only(
@@ -244,7 +244,7 @@ def file_detail(request, pk):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def contact_sheet(request, pk):
     media = get_object_or_404(MediaFile.objects.only("id", "contact_sheet_path"), pk=pk)
     path = contact_sheet_file(media)
@@ -254,7 +254,7 @@ def contact_sheet(request, pk):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_usersession", raise_exception=True)
 def session_detail(request, session_id):
     # No stored id is longer than the column or holds NUL, which PostgreSQL refuses outright.
     if len(session_id) > 36 or "\x00" in session_id:
@@ -322,7 +322,7 @@ def _export(request, filterset_class, queryset, default_sort, columns, name):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 @use_replica
 def job_export(request):
     columns = [
@@ -346,7 +346,7 @@ def job_export(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_analysisresult", raise_exception=True)
 @use_replica
 def result_export(request):
     columns = [
@@ -371,7 +371,7 @@ def result_export(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 @use_replica
 def file_export(request):
     columns = [
@@ -394,7 +394,7 @@ def file_export(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("mediaanalysis.view_usersession", raise_exception=True)
 @use_replica
 def session_export(request):
     columns = [

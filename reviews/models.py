@@ -1,6 +1,7 @@
 """Human-in-the-loop review of analysis results (seed section 3.3, PRODUCT.md section 3)."""
 
 import math
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -27,6 +28,11 @@ class Decision(models.TextChoices):
 
 HELD = [ReviewStatus.CLAIMED, ReviewStatus.REVIEWING]
 OPEN = [ReviewStatus.PENDING, *HELD]
+
+
+def claim_expiry(now):
+    """When a claim taken or renewed at `now` runs out (REVIEW_CLAIM_TTL)."""
+    return now + timedelta(seconds=settings.REVIEW_CLAIM_TTL)
 
 
 class HITLReviewQuerySet(SoftDeleteQuerySet):
@@ -65,10 +71,23 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
     def expired_claims(self, now):
         return self.alive().filter(status__in=HELD, claim_expires_at__lte=now)
 
-    def queue_counts(self, user, now) -> dict:
-        """The queue page's figures, each counted in one index: pending reviews and held
-        claims (idx_hitl_open_status, without visiting the table), and today's decisions (a
-        range of idx_hitl_reviewed_at)."""
+    def back_to_queue(self, now, **also) -> int:
+        """Send these reviews back to pending with no claim (and `also` changed); return how
+        many went."""
+        return self.update(
+            status=ReviewStatus.PENDING,
+            claimed_by=None,
+            claimed_at=None,
+            claim_expires_at=None,
+            updated_at=now,
+            **also,
+        )
+
+    def open_counts(self, now) -> dict:
+        """Pending reviews, live claims and expired claims among these reviews.
+
+        Unfiltered, each is counted in idx_hitl_open_status without visiting the table.
+        """
         expired = Q(claim_expires_at__lte=now)
         counts = {"pending": self.alive().filter(status=ReviewStatus.PENDING).count()}
         counts |= (
@@ -79,6 +98,12 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
                 expired=Count("claim_expires_at", filter=expired),
             )
         )
+        return counts
+
+    def queue_counts(self, user, now) -> dict:
+        """The queue page's figures: open_counts(), and today's decisions (a range of
+        idx_hitl_reviewed_at)."""
+        counts = self.open_counts(now)
         today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
         counts |= (
             self.alive()

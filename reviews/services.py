@@ -7,7 +7,6 @@ instead of queueing behind one another.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,17 +16,21 @@ from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisResult
 
-from .models import HELD, Decision, HITLReview, ReviewDraft, ReviewEvent, ReviewStatus
+from .models import (
+    HELD,
+    Decision,
+    HITLReview,
+    ReviewDraft,
+    ReviewEvent,
+    ReviewStatus,
+    claim_expiry,
+)
 
 ENQUEUE_LIMIT = 10_000
 
 
 class ClaimLost(Exception):
     """The caller does not hold a live claim on the review; the message says why."""
-
-
-def claim_ttl() -> timedelta:
-    return timedelta(seconds=settings.REVIEW_CLAIM_TTL)
 
 
 def _record(review_id, kind, actor=None, now=None, **details):
@@ -115,7 +118,7 @@ def _take(review: HITLReview, user, now) -> bool:
             status=ReviewStatus.CLAIMED,
             claimed_by=user,
             claimed_at=now,
-            claim_expires_at=now + claim_ttl(),
+            claim_expires_at=claim_expiry(now),
             updated_at=now,
         )
     )
@@ -131,48 +134,51 @@ def _take(review: HITLReview, user, now) -> bool:
         else:
             _record(review.pk, ReviewEvent.Kind.CLAIMED, user, now)
         review.status, review.claimed_by = ReviewStatus.CLAIMED, user
-        review.claimed_at, review.claim_expires_at = now, now + claim_ttl()
+        review.claimed_at, review.claim_expires_at = now, claim_expiry(now)
     return bool(won)
 
 
 # Claim next on PostgreSQL in one statement: the review the reviewer already holds, if any;
 # else lock the head of the queue (skipping rows others are claiming), claim it, and record the
-# audit event. The head is read from idx_hitl_queue in order; the ORs of equalities (not IN)
-# are what lets the planner prove the partial index applies.
-CLAIM_NEXT = """
+# audit event. The head is `claimable(now)` itself, compiled by the ORM, so the rule has one
+# definition; it reads idx_hitl_queue in order. Statuses and event kinds are the models' own.
+CLAIM_NEXT = f"""
 WITH held AS (
     SELECT *, NULL::integer AS previous_holder FROM hitl_reviews
-     WHERE claimed_by = %(user)s AND status IN ('claimed', 'reviewing')
-       AND claim_expires_at > %(now)s AND deleted_at IS NULL
+     WHERE claimed_by = %s AND status IN ('{ReviewStatus.CLAIMED}', '{ReviewStatus.REVIEWING}')
+       AND claim_expires_at > %s AND deleted_at IS NULL
      LIMIT 1
-), head AS (
-    SELECT id, claimed_by FROM hitl_reviews
-     WHERE NOT EXISTS (SELECT FROM held)
-       AND deleted_at IS NULL
-       AND (status = 'pending'
-            OR (status = 'claimed' AND claim_expires_at <= %(now)s)
-            OR (status = 'reviewing' AND claim_expires_at <= %(now)s))
-     ORDER BY priority DESC, created_at, id
-     LIMIT 1
-       FOR UPDATE SKIP LOCKED
-), taken AS (
+), head AS ({{head}}), taken AS (
     UPDATE hitl_reviews AS review
-       SET status = 'claimed', claimed_by = %(user)s, claimed_at = %(now)s,
-           claim_expires_at = %(expires)s, updated_at = %(now)s
+       SET status = '{ReviewStatus.CLAIMED}', claimed_by = %s, claimed_at = %s,
+           claim_expires_at = %s, updated_at = %s
       FROM head
-     WHERE review.id = head.id
+     WHERE review.id = head.id AND NOT EXISTS (SELECT FROM held)
  RETURNING review.*, head.claimed_by AS previous_holder
 ), audit AS (
     INSERT INTO hitl_review_events (review_id, kind, actor_id, at, details)
     SELECT id,
-           CASE WHEN previous_holder IS NULL THEN 'claimed' ELSE 'taken_over' END,
-           %(user)s, %(now)s,
-           CASE WHEN previous_holder IS NULL THEN '{}'::jsonb
+           CASE WHEN previous_holder IS NULL THEN '{ReviewEvent.Kind.CLAIMED}'
+                ELSE '{ReviewEvent.Kind.TAKEN_OVER}' END,
+           %s, %s,
+           CASE WHEN previous_holder IS NULL THEN '{{{{}}}}'::jsonb
                 ELSE jsonb_build_object('previous_holder', previous_holder) END
       FROM taken
 )
 SELECT * FROM held UNION ALL SELECT * FROM taken
 """
+
+
+def _claim_next_in_one_statement(user, now) -> HITLReview | None:
+    head = (
+        HITLReview.objects.claimable(now)
+        .select_for_update(skip_locked=True, of=("self",))
+        .values("id", "claimed_by")[:1]
+    )
+    head_sql, head_params = head.query.sql_with_params()
+    expires = claim_expiry(now)
+    params = [user.pk, now, *head_params, user.pk, now, expires, now, user.pk, now]
+    return next(iter(HITLReview.objects.raw(CLAIM_NEXT.format(head=head_sql), params)), None)
 
 
 def claim_next(user) -> HITLReview | None:
@@ -181,8 +187,7 @@ def claim_next(user) -> HITLReview | None:
     with transaction.atomic():
         _lock_reviewer(user)
         if connection.vendor == "postgresql":
-            params = {"user": user.pk, "now": now, "expires": now + claim_ttl()}
-            if review := next(iter(HITLReview.objects.raw(CLAIM_NEXT, params)), None):
+            if review := _claim_next_in_one_statement(user, now):
                 return review
         elif held := HITLReview.objects.held_by(user, now).first():
             return held
@@ -274,7 +279,7 @@ def heartbeat(review_id, user, notes: str = "", corrections: str = "") -> HITLRe
         save_draft(review_id, user, notes, corrections)
     with transaction.atomic():
         renewed = _held(review_id, user, now).update(
-            status=ReviewStatus.REVIEWING, claim_expires_at=now + claim_ttl(), updated_at=now
+            status=ReviewStatus.REVIEWING, claim_expires_at=claim_expiry(now), updated_at=now
         )
         if renewed:
             _record(review_id, ReviewEvent.Kind.RENEWED, user, now)
@@ -304,13 +309,7 @@ def release(review_id, user) -> None:
     """Give the review back to the queue."""
     now = timezone.now()
     with transaction.atomic():
-        released = _held(review_id, user, now).update(
-            status=ReviewStatus.PENDING,
-            claimed_by=None,
-            claimed_at=None,
-            claim_expires_at=None,
-            updated_at=now,
-        )
+        released = _held(review_id, user, now).back_to_queue(now)
         if not released:
             raise ClaimLost(why_not_held(review_id, user, now))
         _record(review_id, ReviewEvent.Kind.RELEASED, user, now)
@@ -358,13 +357,7 @@ def release_expired_claims() -> int:
             .values_list("pk", "claimed_by_id")
         )
         pks = [pk for pk, _ in expired]
-        HITLReview.objects.expired_claims(now).filter(pk__in=pks).update(
-            status=ReviewStatus.PENDING,
-            claimed_by=None,
-            claimed_at=None,
-            claim_expires_at=None,
-            updated_at=now,
-        )
+        HITLReview.objects.expired_claims(now).filter(pk__in=pks).back_to_queue(now)
         ReviewEvent.objects.bulk_create(
             [
                 ReviewEvent(
@@ -387,13 +380,7 @@ def force_release(review_ids, admin) -> int:
             .select_for_update()
             .values_list("pk", "claimed_by_id")
         )
-        HITLReview.objects.filter(pk__in=[pk for pk, _ in held], status__in=HELD).update(
-            status=ReviewStatus.PENDING,
-            claimed_by=None,
-            claimed_at=None,
-            claim_expires_at=None,
-            updated_at=now,
-        )
+        HITLReview.objects.filter(pk__in=[pk for pk, _ in held], status__in=HELD).back_to_queue(now)
         for pk, holder in held:
             _record(pk, ReviewEvent.Kind.FORCE_RELEASED, admin, now, previous_holder=holder)
     return len(held)
@@ -413,7 +400,7 @@ def reassign(review_ids, admin, assignee) -> int:
             status=ReviewStatus.CLAIMED,
             claimed_by=assignee,
             claimed_at=now,
-            claim_expires_at=now + claim_ttl(),
+            claim_expires_at=claim_expiry(now),
             updated_at=now,
         )
         for pk, holder in open_reviews:
@@ -442,16 +429,9 @@ def reopen(review_ids, admin) -> ReopenOutcome:
         try:
             with transaction.atomic():
                 # The decider's old claim goes too, or the next claim would read as a takeover.
-                HITLReview.objects.filter(pk=review.pk, status=ReviewStatus.COMPLETED).update(
-                    status=ReviewStatus.PENDING,
-                    approved=None,
-                    reviewed_at=None,
-                    reviewed_by=None,
-                    claimed_by=None,
-                    claimed_at=None,
-                    claim_expires_at=None,
-                    updated_at=now,
-                )
+                HITLReview.objects.filter(
+                    pk=review.pk, status=ReviewStatus.COMPLETED
+                ).back_to_queue(now, approved=None, reviewed_at=None, reviewed_by=None)
                 _record(
                     review.pk,
                     ReviewEvent.Kind.REOPENED,

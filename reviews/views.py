@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +14,6 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from mediaanalysis.pipeline.display import pretty_json, result_media
 from mediaanalysis.pipeline.models import AnalysisResult, UserSession
-from mediaanalysis.roles import DECIDERS, ENQUEUERS, READERS, role_required
 
 from . import services
 from .diff import correctable, diff_corrections
@@ -39,7 +39,7 @@ def _next_claim(request):
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("reviews.view_hitlreview", raise_exception=True)
 def queue(request):
     now = timezone.now()
     counts = HITLReview.objects.queue_counts(request.user, now)
@@ -59,7 +59,7 @@ def queue(request):
         "recent": HITLReview.objects.filter(reviewed_by=request.user, status=ReviewStatus.COMPLETED)
         .select_related("analysis_result")
         .order_by("-reviewed_at")[:10],
-        "can_decide": not DECIDERS.isdisjoint(request.roles),
+        "can_decide": request.user.has_perm("reviews.claim_hitlreview"),
     }
     template = (
         "reviews/queue.html#upcoming"
@@ -70,7 +70,7 @@ def queue(request):
 
 
 @require_POST
-@role_required(DECIDERS)
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
 def claim_next(request):
     return _next_claim(request)
 
@@ -95,7 +95,7 @@ def _review_page(request, review, form=None, status=200, banner=None):
         typed = parse_corrections(corrections_text)
     except ValidationError:
         typed = None  # an invalid draft has no diff yet
-    can_decide = not DECIDERS.isdisjoint(request.roles)
+    can_decide = request.user.has_perm("reviews.claim_hitlreview")
     context = {
         **result_media(result),
         "review": review,
@@ -132,13 +132,13 @@ def _get_review(pk) -> HITLReview:
 
 
 @require_GET
-@role_required(READERS)
+@permission_required("reviews.view_hitlreview", raise_exception=True)
 def review_detail(request, pk):
     return _review_page(request, _get_review(pk))
 
 
 @require_POST
-@role_required(DECIDERS)
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
 def decide(request, pk):
     _require_review(pk)  # the whole review is loaded only when the page must be shown again
     form = DecisionForm(request.POST)
@@ -170,7 +170,7 @@ def decide(request, pk):
 
 
 @require_POST
-@role_required(DECIDERS)
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
 def release(request, pk):
     _require_review(pk)
     try:
@@ -183,7 +183,7 @@ def release(request, pk):
 
 
 @require_POST
-@role_required(DECIDERS)
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
 def claim(request, pk):
     _require_review(pk)
     try:
@@ -194,7 +194,7 @@ def claim(request, pk):
 
 
 @require_POST
-@role_required(DECIDERS)
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
 def heartbeat(request, pk):
     """Renew the claim while the reviewer works; keep their typing as a draft either way."""
     if not HITLReview.objects.filter(pk=pk).exists():
@@ -216,7 +216,7 @@ def heartbeat(request, pk):
 
 
 @require_POST
-@role_required(READERS)
+@permission_required("reviews.view_hitlreview", raise_exception=True)
 def corrections_diff(request, pk):
     """The live preview of typed corrections against result_data (htmx)."""
     review = _get_review(pk)
@@ -236,7 +236,7 @@ def corrections_diff(request, pk):
 
 
 @require_POST
-@role_required(ENQUEUERS)
+@permission_required("reviews.enqueue_hitlreview", raise_exception=True)
 def enqueue(request):
     """Send results to review with a priority: ticked ones, or all of a results-list filter."""
     form = EnqueueForm(request.POST)

@@ -53,10 +53,10 @@ from .api_schemas import (
     UserSessionUpdate,
 )
 from .models import (
-    JOB_TRANSITIONS,
     AnalysisJob,
     AnalysisResult,
     ApiToken,
+    JobTransitionError,
     MediaFile,
     ProcessingStatus,
     UserSession,
@@ -341,11 +341,6 @@ def restore_file(request, file_id: int):
 jobs = Router(tags=["jobs"])
 
 
-def _legal(status) -> str:
-    following = sorted(JOB_TRANSITIONS[ProcessingStatus(status)])
-    return ", ".join(following) if following else "none (it is final)"
-
-
 @jobs.post("/", response={201: AnalysisJobResponse, **ERRORS}, auth=write_auth)
 def create_job(request, payload: AnalysisJobCreate):
     if payload.media_file_id is not None:
@@ -394,33 +389,13 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
     """Progress, timestamps, errors and status. A status change must be legal:
     pending -> processing | failed; processing -> processing | completed | failed;
     failed -> pending (a retry, within max_retries); completed is final."""
-    data = payload.model_dump(exclude_unset=True)
-    now = timezone.now()
     with transaction.atomic():
         job = get_alive(AnalysisJob.objects.select_for_update(), pk=job_id)
-        new = data.get("status")
-        if new is not None and new != job.status:
-            if new not in JOB_TRANSITIONS[ProcessingStatus(job.status)]:
-                raise HttpError(
-                    409,
-                    f"A {job.status} job cannot become {new}; from {job.status} it may become: {_legal(job.status)}.",
-                )
-            if new == ProcessingStatus.PROCESSING:
-                data.setdefault("started_at", now)
-            elif new in (ProcessingStatus.COMPLETED, ProcessingStatus.FAILED):
-                data.setdefault("completed_at", now)
-                if new == ProcessingStatus.COMPLETED:
-                    data.setdefault("progress", 1.0)
-            elif new == ProcessingStatus.PENDING:  # a retry
-                data.setdefault("retry_count", job.retry_count + 1)
-                data.setdefault("progress", 0.0)
-                data.setdefault("started_at", None)
-                data.setdefault("completed_at", None)
-        elif job.status == ProcessingStatus.COMPLETED and data.keys() - {"status"}:
-            raise HttpError(409, "A completed job is final; it cannot change.")
-        if data.get("retry_count", job.retry_count) > job.max_retries:
-            raise HttpError(409, f"This job has used all its {job.max_retries} retries.")
-        return _apply(job, data)
+        try:
+            job.change(payload.model_dump(exclude_unset=True), timezone.now())
+        except JobTransitionError as refused:
+            raise HttpError(409, str(refused)) from None
+        return job
 
 
 @jobs.delete("/{job_id}", response={204: None, **ERRORS}, auth=write_auth)

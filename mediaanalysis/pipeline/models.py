@@ -70,6 +70,10 @@ JOB_TRANSITIONS = {
 }
 
 
+class JobTransitionError(ValueError):
+    """A change the job's lifecycle does not allow; the message says what is allowed."""
+
+
 # Partial indexes of live rows: list pages never show soft-deleted ones.
 LIVE = Q(deleted_at__isnull=True)
 
@@ -285,7 +289,47 @@ class AnalysisJob(SoftDeleteModel):
 
     @property
     def can_retry(self) -> bool:
+        """The row-level twin of `AnalysisJob.objects.retryable()`."""
         return self.status == ProcessingStatus.FAILED and self.retry_count < self.max_retries
+
+    def following_statuses(self) -> str:
+        following = sorted(JOB_TRANSITIONS[ProcessingStatus(self.status)])
+        return ", ".join(following) if following else "none (it is final)"
+
+    def change(self, data: dict, now) -> None:
+        """Apply a worker's update (progress, timestamps, errors, status) by the job's lifecycle.
+
+        pending -> processing | failed; processing -> processing | completed | failed;
+        failed -> pending (a retry, within max_retries); completed is final. A status change
+        fills in what it implies (started_at, completed_at, progress, retry_count) unless given.
+        Only the changed columns are written. Raises JobTransitionError.
+        """
+        data = dict(data)
+        new = data.get("status")
+        if new is not None and new != self.status:
+            if new not in JOB_TRANSITIONS[ProcessingStatus(self.status)]:
+                raise JobTransitionError(
+                    f"A {self.status} job cannot become {new}; from {self.status} it may "
+                    f"become: {self.following_statuses()}."
+                )
+            if new == ProcessingStatus.PROCESSING:
+                data.setdefault("started_at", now)
+            elif new in (ProcessingStatus.COMPLETED, ProcessingStatus.FAILED):
+                data.setdefault("completed_at", now)
+                if new == ProcessingStatus.COMPLETED:
+                    data.setdefault("progress", 1.0)
+            elif new == ProcessingStatus.PENDING:  # a retry
+                data.setdefault("retry_count", self.retry_count + 1)
+                data.setdefault("progress", 0.0)
+                data.setdefault("started_at", None)
+                data.setdefault("completed_at", None)
+        elif self.status == ProcessingStatus.COMPLETED and data.keys() - {"status"}:
+            raise JobTransitionError("A completed job is final; it cannot change.")
+        if data.get("retry_count", self.retry_count) > self.max_retries:
+            raise JobTransitionError(f"This job has used all its {self.max_retries} retries.")
+        for field, value in data.items():
+            setattr(self, field, value)
+        self.save(update_fields=[*data, "updated_at"])
 
 
 class AnalysisResultQuerySet(SoftDeleteQuerySet):

@@ -1,0 +1,92 @@
+"""Every rule is one permission, checked on the server: without it a request is refused, with
+it (and nothing else the rule could lean on) it goes through. Groups only grant permissions."""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from reviews.models import HITLReview
+from tests.conftest import client_for, make_file, make_job, make_result, make_session, make_user
+
+pytestmark = pytest.mark.django_db
+
+# (method, url name pattern, the permission it needs)
+RULES = [
+    ("get", "/jobs/", "mediaanalysis.view_analysisjob"),
+    ("get", "/jobs/export/", "mediaanalysis.view_analysisjob"),
+    ("get", "/jobs/{job}/", "mediaanalysis.view_analysisjob"),
+    ("get", "/jobs/{job}/progress/", "mediaanalysis.view_analysisjob"),
+    ("get", "/results/", "mediaanalysis.view_analysisresult"),
+    ("get", "/results/export/", "mediaanalysis.view_analysisresult"),
+    ("get", "/results/{result}/", "mediaanalysis.view_analysisresult"),
+    ("get", "/files/", "mediaanalysis.view_mediafile"),
+    ("get", "/files/export/", "mediaanalysis.view_mediafile"),
+    ("get", "/files/{file}/", "mediaanalysis.view_mediafile"),
+    ("get", "/sessions/", "mediaanalysis.view_usersession"),
+    ("get", "/sessions/export/", "mediaanalysis.view_usersession"),
+    ("get", "/sessions/{session}/", "mediaanalysis.view_usersession"),
+    ("get", "/reviews/", "reviews.view_hitlreview"),
+    ("get", "/reviews/{review}/", "reviews.view_hitlreview"),
+    ("post", "/reviews/{review}/diff/", "reviews.view_hitlreview"),
+    ("post", "/reviews/claim-next/", "reviews.claim_hitlreview"),
+    ("post", "/reviews/{review}/claim/", "reviews.claim_hitlreview"),
+    ("post", "/reviews/{review}/release/", "reviews.claim_hitlreview"),
+    ("post", "/reviews/{review}/heartbeat/", "reviews.claim_hitlreview"),
+    ("post", "/reviews/{review}/decide/", "reviews.claim_hitlreview"),
+    ("post", "/reviews/enqueue/", "reviews.enqueue_hitlreview"),
+    ("get", "/dashboard/", "mediaanalysis.view_dashboard"),
+]
+EVERY_PERMISSION = sorted({perm for _, _, perm in RULES})
+
+
+def _grant(user, perms):
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+
+
+@pytest.fixture
+def rows():
+    media = make_file(session_id="sess-perm")
+    job = make_job(session_id="sess-perm", media_file=media)
+    result = make_result(job=job, media_file=media, confidence_score=0.2)
+    make_session(session_id="sess-perm")
+    review = HITLReview.objects.get(analysis_result=result)
+    return {"job": job.pk, "result": result.pk, "file": media.pk, "session": "sess-perm"} | {
+        "review": review.pk
+    }
+
+
+@pytest.mark.parametrize(("method", "url", "perm"), RULES, ids=[f"{m} {u}" for m, u, _ in RULES])
+def test_each_rule_needs_its_permission_and_no_group(django_user_model, rows, method, url, perm):
+    url = url.format(**rows)
+    without = make_user(django_user_model, "without")
+    _grant(without, [p for p in EVERY_PERMISSION if p != perm])
+    refused = getattr(client_for(without), method)(url)
+    assert refused.status_code == 403, url
+
+    holder = make_user(django_user_model, "holder")
+    _grant(holder, [perm])
+    allowed = getattr(client_for(holder), method)(url)
+    assert allowed.status_code != 403, url
+
+
+def test_groups_grant_the_rules_by_permission_only(reviewer, manager, admin_user):
+    """The groups are bundles of the permissions above, nothing more."""
+    assert reviewer.has_perm("reviews.claim_hitlreview")
+    assert not reviewer.has_perm("reviews.enqueue_hitlreview")
+    assert not reviewer.has_perm("mediaanalysis.view_dashboard")
+    assert manager.has_perm("reviews.enqueue_hitlreview")
+    assert manager.has_perm("mediaanalysis.view_dashboard")
+    assert not manager.has_perm("reviews.claim_hitlreview")
+    assert all(admin_user.has_perm(perm) for perm in EVERY_PERMISSION)
+
+
+def test_a_signed_in_user_reads_their_permissions_with_the_user_in_one_query(
+    manager_client, django_assert_num_queries
+):
+    # The session, then the user with their groups and permissions; the 404 page needs nothing else.
+    with django_assert_num_queries(2):
+        response = manager_client.get("/jobs/999999/")
+    assert response.status_code == 404
