@@ -266,7 +266,8 @@ def test_missing_media_is_a_placeholder_that_says_where_it_was_looked_for(
         r'<div class="placeholder" role="note" id="media-missing">(.*?)</div>', text, re.S
     )[1]
     assert "The media file cannot be shown" in placeholder
-    assert "<code>local</code>" in placeholder and "clips/gone.webm" in placeholder
+    assert "not found in storage `local`: clips/gone.webm" in placeholder
+    assert f"Looked for at <code>local: {media_root}/clips/gone.webm</code>" in placeholder
     assert "The review still works from the text below." in placeholder
     assert "<video" not in text
     assert "Still reviewable from the text." in text and "B-roll" in text

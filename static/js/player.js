@@ -188,7 +188,7 @@ function start(root) {
     });
     media.addEventListener("error", () => {
       const codes = { 1: "loading was stopped", 2: "a network error", 3: "the file could not be decoded", 4: "the format is not supported or the file was not found" };
-      showError(`The browser could not play this file: ${codes[media.error?.code] ?? "unknown error"}. The review still works from the text.`);
+      showError(`The media could not be played from ${root.dataset.where}: ${codes[media.error?.code] ?? "unknown error"}. The review still works from the text.`);
     });
     speed?.addEventListener("change", () => setSpeed(Number(speed.value)));
   }
@@ -324,9 +324,10 @@ function nonce() {
 async function openWaveform(root, media) {
   // Stored peaks and the duration: wavesurfer draws them and never fetches or decodes the file;
   // the <audio> element streams it for playback only.
-  const [{ default: WaveSurfer }, { default: Regions }, response] = await Promise.all([
+  const [{ default: WaveSurfer }, { default: Regions }, { default: Timeline }, response] = await Promise.all([
     import(root.dataset.wavesurfer),
     import(root.dataset.wavesurferRegions),
+    import(root.dataset.wavesurferTimeline),
     fetch(root.dataset.peaksUrl, { credentials: "same-origin", headers: { Accept: "application/json" } }),
   ]);
   if (!response.ok) throw new Error(`peaks: HTTP ${response.status}`);
@@ -347,7 +348,7 @@ async function openWaveform(root, media) {
     normalize: true,
     dragToSeek: true,
     cspNonce: nonce(),
-    plugins: [regions],
+    plugins: [regions, Timeline.create({ height: 18, style: { fontSize: "11px", color: "#48525e" } })],
   });
   const draw = () => {
     regions.clearRegions();

@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
+from mediaanalysis.pipeline.display import label_color
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile
 from reviews.models import HITLReview, ReviewStatus
 from tests.conftest import make_result
@@ -18,6 +19,7 @@ from tests.e2e.conftest import login
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 DEMO = Path(django_settings.BASE_DIR) / "mediaanalysis" / "demo_media"
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 FRAME = 1 / 25  # the demo video's frame length
 
 
@@ -82,6 +84,15 @@ def watch_csp(page) -> list[str]:
     return violations
 
 
+def accessibility_problems(page, selector="#media") -> list:
+    """WCAG 2 A and AA violations that axe-core finds in the media card."""
+    page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        "s => axe.run(document.querySelector(s), {runOnly: ['wcag2a', 'wcag2aa']})", selector
+    )
+    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in result["violations"]]
+
+
 def current_time(page) -> float:
     return page.evaluate("document.getElementById('media-element').currentTime")
 
@@ -99,6 +110,7 @@ def test_a_reviewer_plays_a_segment_seeks_by_key_moves_its_end_and_approves(
     page.keyboard.press("n")
     page.wait_for_url(re.compile(rf"/reviews/{video.pk}/$"))
     page.wait_for_function("document.getElementById('media-element').readyState >= 1")
+    assert accessibility_problems(page) == []
     page.evaluate(
         "window.seeks = []; const m = document.getElementById('media-element');"
         "m.addEventListener('seeking', () => window.seeks.push(m.currentTime));"
@@ -113,6 +125,16 @@ def test_a_reviewer_plays_a_segment_seeks_by_key_moves_its_end_and_approves(
     assert abs(page.evaluate("window.seeks.at(-1)") - 12.0) <= FRAME
     expect(third).to_have_class(re.compile(r"\bplaying\b"))
     expect(third).to_have_attribute("aria-current", "true")
+
+    # o loops the chosen segment, > plays faster.
+    page.keyboard.press("o")
+    expect(page.locator("#loop-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#loop-toggle")).to_have_text("Looping 0:12.0 – 0:17.0")
+    page.keyboard.press("o")
+    expect(page.locator("#loop-toggle")).to_have_attribute("aria-pressed", "false")
+    page.keyboard.press(">")
+    expect(page.locator("#player-speed")).to_have_value("1.25")
+    assert page.evaluate("document.getElementById('media-element').playbackRate") == 1.25
 
     # k pauses; the right arrow seeks five seconds on.
     page.keyboard.press("k")
@@ -228,10 +250,34 @@ def test_an_image_shows_its_regions_and_a_reviewer_corrects_a_label(new_page, re
     expect(page.locator("#region-0")).to_have_class(re.compile(r"\bhot\b"))
     expect(cup).not_to_have_class(re.compile(r"\bhot\b"))
 
+    assert accessibility_problems(page) == []
     page.get_by_label("Label of region 2").fill("mug")
     expect(cup).to_contain_text("mug")
+    expect(cup).to_have_class(
+        re.compile(rf"\blc{label_color('mug')}\b")
+    )  # as the server colours it
     row = page.locator("#diff tr", has_text="regions[1].label")
     expect(row).to_contain_text('"cup"')
     expect(row).to_contain_text('"mug"')
     assert json.loads(page.input_value("#id_corrections"))["regions"][1]["label"] == "mug"
+    assert csp == []
+
+
+def test_a_text_document_shows_as_text_and_a_segment_jumps_to_its_paragraph(
+    new_page, reviewer, media_root
+):
+    notes = media_review("meeting_notes.txt")
+    page = new_page()
+    csp = watch_csp(page)
+    login(page, reviewer)
+    page.goto(notes.get_absolute_url())
+
+    expect(page.locator("#text-view #para-1")).to_have_text(
+        "Support team weekly review - 29 April 2024"
+    )
+    page.locator("#seg-rows button[data-para='3']").click()
+    expect(page.locator("#para-3")).to_have_class(re.compile(r"\bplaying\b"))
+    expect(page.locator("#para-3")).to_contain_text("Refunds rose by twelve percent")
+    page.keyboard.press("]")
+    expect(page.locator("#para-4")).to_have_class(re.compile(r"\bplaying\b"))
     assert csp == []
