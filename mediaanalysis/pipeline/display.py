@@ -275,12 +275,15 @@ def result_media(result) -> dict:
     media = result.media_file
     low_below = settings.REVIEW_CONFIDENCE_THRESHOLD
     preview = media_preview(media, result.frames_extracted)
+    segments = place_segments(result.segments, media.duration_seconds if media else None, low_below)
     return {
         "media": media,
         "preview": preview,
-        "segments": place_segments(
-            result.segments, media.duration_seconds if media else None, low_below
-        ),
+        "segments": segments,
+        # An image has no segments to show or add, unless the model wrote some.
+        "segments_wanted": bool(segments and segments["rows"])
+        or not preview
+        or preview["kind"] != "image",
         "regions": place_regions(result.result_data, low_below),
         "transcript_lines": transcript_lines(result.transcript),
         # A PDF or text document shows its extracted text beside the pages.

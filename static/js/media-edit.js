@@ -316,6 +316,7 @@ function edit(root, box) {
 
   // The editor follows the chosen segment.
   function fill() {
+    if (!labelInput) return; // an image without segments has no segment editor
     const segment = selected === null ? null : working.segments?.[selected];
     const ok = isRecord(segment);
     if (!ok) selected = null;
@@ -339,11 +340,11 @@ function edit(root, box) {
     fill();
   });
 
-  labelInput.addEventListener("input", () => {
+  labelInput?.addEventListener("input", () => {
     const index = selected;
     apply(() => { working.segments[index].label = labelInput.value; }, `Segment ${index + 1}: label changed.`);
   });
-  textInput.addEventListener("input", () => {
+  textInput?.addEventListener("input", () => {
     const index = selected;
     apply(() => { working.segments[index].text = textInput.value; }, `Segment ${index + 1}: text changed.`);
   });

@@ -65,6 +65,14 @@ function start(root) {
     update();
   }
 
+  // A video is brought back into view when a row or line far below it is played.
+  function reveal() {
+    if (kind !== "video" || !media || !available) return;
+    const box = media.getBoundingClientRect();
+    const seen = Math.min(box.bottom, window.innerHeight) - Math.max(box.top, 0);
+    if (seen < box.height / 2) media.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }
+
   function select(index) {
     selected = index;
     for (const node of document.querySelectorAll(".selected[data-index]")) node.classList.remove("selected");
@@ -162,14 +170,23 @@ function start(root) {
       }
       if (playing.length) keepInView(playing[0].row);
     }
-    const lines = [...document.querySelectorAll("#transcript li")];
+    // The transcript line being spoken: the last one that starts before now.
     let current = null;
     for (const line of lines) {
-      const stamp = line.querySelector("[data-seek]");
-      if (stamp && Number(stamp.dataset.seek) <= t + 0.05) current = line;
+      if (line.time > t + 0.05) break;
+      current = line.node;
     }
-    for (const line of lines) line.classList.toggle("playing", line === current);
+    if (current !== currentLine) {
+      currentLine?.classList.remove("playing");
+      current?.classList.add("playing");
+      currentLine = current;
+    }
   }
+  const lines = [...document.querySelectorAll("#transcript li")]
+    .map((node) => ({ node, time: Number(node.querySelector("[data-seek]")?.dataset.seek) }))
+    .filter((line) => Number.isFinite(line.time))
+    .sort((a, b) => a.time - b.time);
+  let currentLine = null;
 
   let frame = 0;
   const tick = () => {
@@ -207,10 +224,14 @@ function start(root) {
     if (holder && holder.matches("tr, .seg-block")) {
       const segment = byIndex(Number(holder.dataset.index));
       if (segment) go(segment);
+      if (segment?.start !== null) reveal();
       return;
     }
     const seeker = target.closest("[data-seek]");
-    if (seeker) seek(Number(seeker.dataset.seek));
+    if (seeker) {
+      seek(Number(seeker.dataset.seek));
+      reveal();
+    }
     const pager = target.closest("button[data-page]");
     if (pager && pdf) pdf.show(Number(pager.dataset.page));
     const para = target.closest("button[data-para]");
@@ -413,6 +434,18 @@ async function openPdf(root) {
 
   previous.addEventListener("click", () => show(state.page - 1));
   next.addEventListener("click", () => show(state.page + 1));
+  // Drawn again to the column's new width when the window changes size.
+  let resized = 0;
+  let width = canvas.parentElement.clientWidth;
+  window.addEventListener("resize", () => {
+    clearTimeout(resized);
+    resized = setTimeout(() => {
+      if (canvas.parentElement.clientWidth !== width) {
+        width = canvas.parentElement.clientWidth;
+        show(state.page);
+      }
+    }, 200);
+  });
   await show(1);
   return state;
 }
