@@ -3,7 +3,7 @@
 import csv
 
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Subquery
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -23,14 +23,13 @@ from mediaanalysis.pipeline.display import (
 from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, SessionFilter
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.pipeline.pagination import paginate
-from mediaanalysis.pipeline.queries import distinct_values
 from reviews.filters import ReviewedResultFilter
 from reviews.models import HITLReview, ReviewStatus
 
 EXPORT_CHUNK = 2000
 
 
-def _list_page(request, filterset_class, queryset, template, default_sort, extra=None):
+def _list_page(request, filterset_class, queryset, template, default_sort):
     """Validate the query string, filter, paginate, and render the page or just its table."""
     filterset = filterset_class(
         request.GET or None, queryset=queryset.order_by(*default_sort), request=request
@@ -52,7 +51,6 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
         "page": page,
         "rows": page.rows,
         "per_page_choices": [10, 25, 50, 100],
-        **(extra or {}),
     }
     if request.htmx and not request.htmx.history_restore_request:
         template += "#table"
@@ -70,7 +68,6 @@ def job_list(request):
         AnalysisJob.objects.for_list(),
         "pages/job_list.html",
         ["-created_at", "-id"],
-        {"job_types": distinct_values(AnalysisJob, "job_type")},
     )
 
 
@@ -90,10 +87,6 @@ def result_list(request):
         results,
         "pages/result_list.html",
         ["-created_at", "-id"],
-        {
-            "analysis_types": distinct_values(AnalysisResult, "analysis_type"),
-            "models": distinct_values(AnalysisResult, "model_used"),
-        },
     )
 
 
@@ -108,10 +101,6 @@ def file_list(request):
         MediaFile.objects.for_list(),
         "pages/file_list.html",
         ["-created_at", "-id"],
-        {
-            "mime_types": distinct_values(MediaFile, "mime_type"),
-            "backends": distinct_values(MediaFile, "storage_backend"),
-        },
     )
 
 
@@ -120,22 +109,10 @@ def file_list(request):
 @use_replica
 @vary_on_headers("HX-Request")
 def session_list(request):
-    jobs = (
-        AnalysisJob.objects.filter(session_id=OuterRef("session_id"))
-        .order_by()
-        .values("session_id")
-    )
-    files = (
-        MediaFile.objects.filter(session_id=OuterRef("session_id")).order_by().values("session_id")
-    )
-    sessions = UserSession.objects.for_list().annotate(
-        job_count=Subquery(jobs.annotate(n=Count("pk")).values("n")[:1]),
-        file_count=Subquery(files.annotate(n=Count("pk")).values("n")[:1]),
-    )
     return _list_page(
         request,
         SessionFilter,
-        sessions,
+        UserSession.objects.for_list().with_counts(),
         "pages/session_list.html",
         ["-last_activity", "-id"],
     )
@@ -148,9 +125,7 @@ def session_list(request):
 @permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 def job_detail(request, pk):
     job = get_object_or_404(AnalysisJob.objects.select_related("media_file"), pk=pk)
-    results = job.results.only(
-        "id", "analysis_type", "model_used", "confidence_score", "created_at"
-    ).order_by("id")
+    results = job.results.for_summary().order_by("id")
     return render(
         request,
         "pages/job_detail.html",
@@ -215,21 +190,15 @@ def result_detail(request, pk):
 @permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def file_detail(request, pk):
     media = get_object_or_404(MediaFile, pk=pk)
-    jobs = media.jobs.only(
-        "id", "job_type", "status", "progress", "created_at", "completed_at"
-    ).order_by("-created_at")[:100]
-    results = list(
-        media.results.only(
-            "id",
-            "analysis_type",
-            "model_used",
-            "confidence_score",
-            "frames_extracted",
-            "created_at",
-        ).order_by("-created_at")[:100]
+    jobs = media.jobs.for_summary().order_by("-created_at")[:100]
+    results = media.results.for_summary().order_by("-created_at")[:100]
+    # The contact sheet's frames are those that the latest result counting them extracted.
+    frames = (
+        media.results.filter(frames_extracted__gt=0)
+        .order_by("-created_at")
+        .values_list("frames_extracted", flat=True)
+        .first()
     )
-    # The contact sheet's frames are those the latest result that counted them extracted.
-    frames = next((r.frames_extracted for r in results if r.frames_extracted), None)
     return render(
         request,
         "pages/file_detail.html",

@@ -1,13 +1,14 @@
 """Reviews in the pipeline's API: read-only, so the pipeline can learn from decisions."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from ninja import Query, Router, Schema
+from ninja import FilterLookup, FilterSchema, Query, Router, Schema
+from ninja.pagination import paginate
 from pydantic import Field
 
-from mediaanalysis.pipeline.api import ERRORS, api_page, get_alive, retry_reads
-from mediaanalysis.pipeline.api_schemas import INT32, Page, When
+from mediaanalysis.pipeline.api import ERRORS, BoundedPagination, get_alive, retry_reads
+from mediaanalysis.pipeline.api_schemas import INT32, When
 
 from .models import Decision, HITLReview, ReviewStatus
 
@@ -40,34 +41,22 @@ class ReviewResponse(Schema):
         return review.reviewed_by.get_username() if review.reviewed_by else None
 
 
-class ReviewListResponse(Schema):
-    items: list[ReviewResponse]
-    total: int
-    page: int
-    per_page: int
-    pages: int
-
-
-class ReviewFilters(Page):
+class ReviewFilters(FilterSchema):
     status: ReviewStatus | None = None
     approved: Decision | None = None
-    result_id: int | None = Field(None, ge=1, le=INT32)
-    decided_after: When | None = None
+    result_id: Annotated[int | None, FilterLookup("analysis_result_id")] = Field(
+        None, ge=1, le=INT32
+    )
+    decided_after: Annotated[When | None, FilterLookup("reviewed_at__gte")] = None
 
 
-@router.get("/", response={200: ReviewListResponse, **ERRORS})
+@router.get("/", response={200: list[ReviewResponse], **ERRORS})
 @retry_reads
+@paginate(BoundedPagination)
 def list_reviews(request, filters: Query[ReviewFilters]):
-    qs = HITLReview.objects.select_related("reviewed_by").order_by("-created_at", "-id")
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    if filters.approved:
-        qs = qs.filter(approved=filters.approved)
-    if filters.result_id:
-        qs = qs.filter(analysis_result_id=filters.result_id)
-    if filters.decided_after:
-        qs = qs.filter(reviewed_at__gte=filters.decided_after)
-    return api_page(qs, filters)
+    return filters.filter(
+        HITLReview.objects.select_related("reviewed_by").order_by("-created_at", "-id")
+    )
 
 
 @router.get("/{review_id}", response={200: ReviewResponse, **ERRORS})

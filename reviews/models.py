@@ -68,6 +68,14 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
     def held_by(self, user, now):
         return self.live_claims(now).filter(claimed_by=user)
 
+    def recent_decisions(self, user):
+        """The user's latest decisions, newest first (idx_hitl_reviewer_recent)."""
+        return (
+            self.filter(reviewed_by=user, status=ReviewStatus.COMPLETED)
+            .select_related("analysis_result")
+            .order_by("-reviewed_at")
+        )
+
     def expired_claims(self, now):
         return self.alive().filter(status__in=HELD, claim_expires_at__lte=now)
 

@@ -56,9 +56,7 @@ def queue(request):
         "form": queue_filter.form,
         "upcoming": upcoming,
         "now": now,
-        "recent": HITLReview.objects.filter(reviewed_by=request.user, status=ReviewStatus.COMPLETED)
-        .select_related("analysis_result")
-        .order_by("-reviewed_at")[:10],
+        "recent": HITLReview.objects.recent_decisions(request.user)[:10],
         "can_decide": request.user.has_perm("reviews.claim_hitlreview"),
     }
     template = (

@@ -8,6 +8,7 @@ import logging
 import time
 from datetime import timedelta
 from functools import wraps
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db import (
@@ -18,21 +19,21 @@ from django.db import (
     connection,
     transaction,
 )
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
-from ninja import NinjaAPI, Query, Router, Status
+from ninja import Field, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.pagination import PaginationBase, paginate
 from ninja.security import HttpBearer
 
 from .api_schemas import (
     AnalysisJobCreate,
-    AnalysisJobListResponse,
     AnalysisJobResponse,
     AnalysisJobUpdate,
     AnalysisResultCreate,
-    AnalysisResultListResponse,
     AnalysisResultResponse,
     AnalysisResultUpdate,
     Error,
@@ -40,15 +41,12 @@ from .api_schemas import (
     JobProgressResponse,
     MediaFileCreate,
     MediaFileFilters,
-    MediaFileListResponse,
     MediaFileResponse,
     MediaFileUpdate,
-    Page,
     ResultFilters,
     SessionFilters,
     SessionId,
     UserSessionCreate,
-    UserSessionListResponse,
     UserSessionResponse,
     UserSessionUpdate,
 )
@@ -61,6 +59,7 @@ from .models import (
     ProcessingStatus,
     UserSession,
 )
+from .pagination import COUNT_CAP, count_rows
 
 log = logging.getLogger(__name__)
 
@@ -193,24 +192,36 @@ def get_alive(rows, **lookup):
     return obj
 
 
-def api_page(queryset, page: Page) -> dict:
-    total = queryset.count()
-    offset = (page.page - 1) * page.per_page
-    return {
-        "items": list(queryset[offset : offset + page.per_page]),
-        "total": total,
-        "page": page.page,
-        "per_page": page.per_page,
-        "pages": -(-total // page.per_page),
-    }
+class BoundedPagination(PaginationBase):
+    """The seed's page (`items`, `total`, `page`, `per_page`, `pages`), counted the way the
+    pages count: never a million rows (mediaanalysis/pipeline/pagination.py)."""
 
+    class Input(Schema):
+        page: int = Field(1, ge=1, le=1_000_000)
+        per_page: int = Field(20, ge=1, le=100)
 
-def _created(queryset, filters):
-    if filters.created_after:
-        queryset = queryset.filter(created_at__gte=filters.created_after)
-    if filters.created_before:
-        queryset = queryset.filter(created_at__lt=filters.created_before)
-    return queryset
+    class Output(Schema):
+        items: list[Any]
+        total: int = Field(
+            description=f"Exact up to {COUNT_CAP:,} rows. Beyond that, an unfiltered list gives "
+            f"the database's estimate and a filtered list gives {COUNT_CAP:,} as a lower bound: "
+            "read pages until one has fewer items than per_page."
+        )
+        page: int
+        per_page: int
+        pages: int
+
+    def paginate_queryset(self, queryset, pagination: Input, request, filters=None, **params):
+        filtered = filters is not None and filters.get_filter_expression() != Q()
+        total, _exact, _estimated = count_rows(queryset, estimate=not filtered)
+        offset = (pagination.page - 1) * pagination.per_page
+        return {
+            "items": list(queryset[offset : offset + pagination.per_page]),
+            "total": total,
+            "page": pagination.page,
+            "per_page": pagination.per_page,
+            "pages": -(-total // pagination.per_page),
+        }
 
 
 def _soft_delete(model, **lookup):
@@ -252,17 +263,11 @@ def create_session(request, payload: UserSessionCreate):
     return Status(201, UserSession.objects.create(**payload.model_dump()))
 
 
-@sessions.get("/", response={200: UserSessionListResponse, **ERRORS})
+@sessions.get("/", response={200: list[UserSessionResponse], **ERRORS})
 @retry_reads
+@paginate(BoundedPagination)
 def list_sessions(request, filters: Query[SessionFilters]):
-    qs = UserSession.objects.order_by("-last_activity", "-id")
-    if filters.active is not None:
-        qs = qs.filter(ended_at__isnull=filters.active)
-    if filters.started_after:
-        qs = qs.filter(started_at__gte=filters.started_after)
-    if filters.started_before:
-        qs = qs.filter(started_at__lt=filters.started_before)
-    return api_page(qs, filters)
+    return filters.filter(UserSession.objects.order_by("-last_activity", "-id"))
 
 
 @sessions.get("/{session_id}", response={200: UserSessionResponse, **ERRORS})
@@ -301,15 +306,11 @@ def create_file(request, payload: MediaFileCreate):
     return Status(201, MediaFile.objects.create(**payload.model_dump()))
 
 
-@files.get("/", response={200: MediaFileListResponse, **ERRORS})
+@files.get("/", response={200: list[MediaFileResponse], **ERRORS})
 @retry_reads
+@paginate(BoundedPagination)
 def list_files(request, filters: Query[MediaFileFilters]):
-    qs = _created(MediaFile.objects.order_by("-created_at", "-id"), filters)
-    if filters.session_id:
-        qs = qs.filter(session_id=filters.session_id)
-    if filters.media_type:
-        qs = qs.filter(media_type=filters.media_type)
-    return api_page(qs, filters)
+    return filters.filter(MediaFile.objects.order_by("-created_at", "-id"))
 
 
 @files.get("/{file_id}", response={200: MediaFileResponse, **ERRORS})
@@ -348,19 +349,11 @@ def create_job(request, payload: AnalysisJobCreate):
     return Status(201, AnalysisJob.objects.create(**payload.model_dump()))
 
 
-@jobs.get("/", response={200: AnalysisJobListResponse, **ERRORS})
+@jobs.get("/", response={200: list[AnalysisJobResponse], **ERRORS})
 @retry_reads
+@paginate(BoundedPagination)
 def list_jobs(request, filters: Query[JobFilters]):
-    qs = _created(AnalysisJob.objects.order_by("-created_at", "-id"), filters)
-    if filters.status:
-        qs = qs.filter(status__in=filters.status)
-    if filters.job_type:
-        qs = qs.filter(job_type=filters.job_type)
-    if filters.session_id:
-        qs = qs.filter(session_id=filters.session_id)
-    if filters.media_file_id:
-        qs = qs.filter(media_file_id=filters.media_file_id)
-    return api_page(qs, filters)
+    return filters.filter(AnalysisJob.objects.order_by("-created_at", "-id"))
 
 
 @jobs.get("/{job_id}", response={200: AnalysisJobResponse, **ERRORS})
@@ -424,23 +417,11 @@ def create_result(request, payload: AnalysisResultCreate):
         return Status(201, AnalysisResult.objects.create(**payload.model_dump()))
 
 
-@results.get("/", response={200: AnalysisResultListResponse, **ERRORS})
+@results.get("/", response={200: list[AnalysisResultResponse], **ERRORS})
 @retry_reads
+@paginate(BoundedPagination)
 def list_results(request, filters: Query[ResultFilters]):
-    qs = _created(AnalysisResult.objects.order_by("-created_at", "-id"), filters)
-    if filters.analysis_type:
-        qs = qs.filter(analysis_type=filters.analysis_type)
-    if filters.model:
-        qs = qs.filter(model_used=filters.model)
-    if filters.job_id:
-        qs = qs.filter(job_id=filters.job_id)
-    if filters.session_id:
-        qs = qs.filter(job__session_id=filters.session_id)
-    if filters.confidence_min is not None:
-        qs = qs.filter(confidence_score__gte=filters.confidence_min)
-    if filters.confidence_max is not None:
-        qs = qs.filter(confidence_score__lte=filters.confidence_max)
-    return api_page(qs, filters)
+    return filters.filter(AnalysisResult.objects.order_by("-created_at", "-id"))
 
 
 @results.get("/{result_id}", response={200: AnalysisResultResponse, **ERRORS})

@@ -10,7 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from ninja import Schema
+from django.db.models import Q
+from ninja import FilterLookup, FilterSchema, Schema
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from .models import MediaType, ProcessingStatus
@@ -126,14 +127,9 @@ class Error(Schema):
 # 4.1 Base
 
 
-class Page(Schema):
-    page: int = Field(1, ge=1, le=1_000_000)
-    per_page: int = Field(20, ge=1, le=100)
-
-
-class CreatedRange(Schema):
-    created_after: When | None = None
-    created_before: When | None = None
+class CreatedRange(FilterSchema):
+    created_after: Annotated[When | None, FilterLookup("created_at__gte")] = None
+    created_before: Annotated[When | None, FilterLookup("created_at__lt")] = None
 
 
 # 4.2 Media files
@@ -175,15 +171,7 @@ class MediaFileResponse(Schema):
     updated_at: datetime
 
 
-class MediaFileListResponse(Schema):
-    items: list[MediaFileResponse]
-    total: int
-    page: int
-    per_page: int
-    pages: int
-
-
-class MediaFileFilters(Page, CreatedRange):
+class MediaFileFilters(CreatedRange):
     session_id: SessionId | None = None
     media_type: MediaType | None = None
 
@@ -227,14 +215,6 @@ class AnalysisJobResponse(Schema):
     updated_at: datetime
 
 
-class AnalysisJobListResponse(Schema):
-    items: list[AnalysisJobResponse]
-    total: int
-    page: int
-    per_page: int
-    pages: int
-
-
 class JobProgressResponse(Schema):
     job_id: int
     status: ProcessingStatus
@@ -242,11 +222,14 @@ class JobProgressResponse(Schema):
     message: str | None = None
 
 
-class JobFilters(Page, CreatedRange):
-    status: list[ProcessingStatus] = Field(default_factory=list)
+class JobFilters(CreatedRange):
+    status: list[ProcessingStatus] = Field(default_factory=list, description="any of these")
     job_type: Text | None = Field(None, max_length=50)
     session_id: SessionId | None = None
     media_file_id: int | None = Field(None, ge=1, le=INT32)
+
+    def filter_status(self, value) -> Q:
+        return Q(status__in=value) if value else Q()
 
 
 # 4.4 Analysis results
@@ -291,21 +274,13 @@ class AnalysisResultUpdate(Body):
     extracted_text: Text | None = None
 
 
-class AnalysisResultListResponse(Schema):
-    items: list[AnalysisResultResponse]
-    total: int
-    page: int
-    per_page: int
-    pages: int
-
-
-class ResultFilters(Page, CreatedRange):
+class ResultFilters(CreatedRange):
     analysis_type: Text | None = Field(None, max_length=50)
-    model: Text | None = Field(None, max_length=100)
+    model: Annotated[Text | None, FilterLookup("model_used")] = Field(None, max_length=100)
     job_id: int | None = Field(None, ge=1, le=INT32)
-    session_id: SessionId | None = None
-    confidence_min: float | None = Fraction()
-    confidence_max: float | None = Fraction()
+    session_id: Annotated[SessionId | None, FilterLookup("job__session_id")] = None
+    confidence_min: Annotated[float | None, FilterLookup("confidence_score__gte")] = Fraction()
+    confidence_max: Annotated[float | None, FilterLookup("confidence_score__lte")] = Fraction()
 
 
 # 4.5 User sessions
@@ -337,15 +312,10 @@ class UserSessionResponse(Schema):
     updated_at: datetime
 
 
-class UserSessionListResponse(Schema):
-    items: list[UserSessionResponse]
-    total: int
-    page: int
-    per_page: int
-    pages: int
+class SessionFilters(FilterSchema):
+    active: bool | None = Field(None, description="true: not ended; false: ended")
+    started_after: Annotated[When | None, FilterLookup("started_at__gte")] = None
+    started_before: Annotated[When | None, FilterLookup("started_at__lt")] = None
 
-
-class SessionFilters(Page):
-    active: bool | None = None
-    started_after: When | None = None
-    started_before: When | None = None
+    def filter_active(self, value) -> Q:
+        return Q() if value is None else Q(ended_at__isnull=value)

@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import AnalysisJob, AnalysisResult, MediaFile, MediaType, ProcessingStatus, UserSession
+from .queries import distinct_values
 
 YES_NO = [("", "any"), ("true", "yes"), ("false", "no")]
 MAX_TEXT = 200
@@ -27,8 +28,40 @@ class PageForm(forms.Form):
         return page or 1, per_page or default_per_page
 
 
+class SuggestInput(forms.TextInput):
+    """A search box that offers the values its column takes, from a <datalist>."""
+
+    input_type = "search"
+    template_name = "widgets/suggest.html"
+
+    def __init__(self, suggestions=None, attrs=None):
+        super().__init__(attrs)
+        self.suggestions = suggestions  # a callable: read only when the box is drawn
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        if self.suggestions is not None:
+            context["widget"]["attrs"]["list"] = f"{context['widget']['attrs']['id']}-suggestions"
+            context["widget"]["suggestions"] = self.suggestions()
+        return context
+
+
+class DateOrDateTimeInput(forms.DateInput):
+    """A date picker; a value with a time (from a dashboard link) keeps its time."""
+
+    input_type = "date"
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        if len(str(context["widget"]["value"] or "")) > 10:
+            context["widget"]["type"] = "datetime-local"
+        return context
+
+
 class DateOrDateTimeField(forms.DateTimeField):
     """A date (2026-11-01) or a date and time (2026-11-01T09:30): a date stays a `date`."""
+
+    widget = DateOrDateTimeInput
 
     def to_python(self, value):
         if isinstance(value, str) and len(value.strip()) <= 10:
@@ -70,6 +103,11 @@ class SortFilter(django_filters.OrderingFilter):
     coming down) on both backends, which is also the order the columns' indexes hold.
     """
 
+    def __init__(self, *args, **kwargs):
+        # Set by the column headers; the form keeps it in a hidden input (_filter_buttons.html).
+        kwargs.setdefault("widget", forms.HiddenInput)
+        super().__init__(*args, **kwargs)
+
     def filter(self, qs, value):
         if not value:
             return qs
@@ -79,9 +117,27 @@ class SortFilter(django_filters.OrderingFilter):
         return qs.order_by(F(ordering).asc(nulls_last=True), "id")
 
 
-def text_filter(field_name: str, label: str, lookup="exact", max_length=MAX_TEXT):
+def text_filter(field_name: str, label: str, lookup="exact", max_length=MAX_TEXT, suggest=None):
+    """A free-text filter; `suggest` is (model, field) whose values the box offers."""
+    suggestions = (lambda: distinct_values(*suggest)) if suggest else None
     return django_filters.CharFilter(
-        field_name=field_name, lookup_expr=lookup, label=label, max_length=max_length, strip=True
+        field_name=field_name,
+        lookup_expr=lookup,
+        label=label,
+        max_length=max_length,
+        strip=True,
+        widget=SuggestInput(suggestions),
+    )
+
+
+def fraction_filter(lookup: str, label: str):
+    return django_filters.NumberFilter(
+        field_name="confidence_score",
+        lookup_expr=lookup,
+        min_value=0,
+        max_value=1,
+        label=label,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
     )
 
 
@@ -106,7 +162,7 @@ class JobFilter(ListFilterSet):
         label="Status",
         distinct=False,  # a column of this table: no duplicates to remove, and DISTINCT would sort
     )
-    job_type = text_filter("job_type", "Job type", max_length=50)
+    job_type = text_filter("job_type", "Job type", max_length=50, suggest=(AnalysisJob, "job_type"))
     session_id = text_filter("session_id", "Session id", max_length=36)
     media_type = django_filters.ChoiceFilter(
         field_name="media_file__media_type",
@@ -135,25 +191,21 @@ class JobFilter(ListFilterSet):
 
 
 class ResultFilter(ListFilterSet):
-    analysis_type = text_filter("analysis_type", "Analysis type", max_length=50)
-    model = text_filter("model_used", "Model", max_length=100)
-    confidence_min = django_filters.NumberFilter(
-        field_name="confidence_score",
-        lookup_expr="gte",
-        min_value=0,
-        max_value=1,
-        label="Confidence ≥",
+    analysis_type = text_filter(
+        "analysis_type", "Analysis type", max_length=50, suggest=(AnalysisResult, "analysis_type")
     )
-    confidence_max = django_filters.NumberFilter(
-        field_name="confidence_score",
-        lookup_expr="lte",
-        min_value=0,
-        max_value=1,
-        label="Confidence ≤",
+    model = text_filter(
+        "model_used", "Model", max_length=100, suggest=(AnalysisResult, "model_used")
     )
+    confidence_min = fraction_filter("gte", "Confidence ≥")
+    confidence_max = fraction_filter("lte", "Confidence ≤")
     session_id = text_filter("job__session_id", "Session id", max_length=36)
     job = django_filters.NumberFilter(
-        field_name="job_id", min_value=1, max_value=2**31 - 1, label="Job id"
+        field_name="job_id",
+        min_value=1,
+        max_value=2**31 - 1,
+        label="Job id",
+        widget=forms.HiddenInput,  # set by the job page's link, kept by the form
     )
     has_transcript = django_filters.ChoiceFilter(
         choices=YES_NO[1:],
@@ -180,9 +232,13 @@ class FileFilter(ListFilterSet):
     media_type = django_filters.ChoiceFilter(
         choices=MediaType.choices, empty_label="any", label="Media type"
     )
-    mime_type = text_filter("mime_type", "MIME type", max_length=100)
+    mime_type = text_filter(
+        "mime_type", "MIME type", max_length=100, suggest=(MediaFile, "mime_type")
+    )
     session_id = text_filter("session_id", "Session id", max_length=36)
-    storage_backend = text_filter("storage_backend", "Storage", max_length=50)
+    storage_backend = text_filter(
+        "storage_backend", "Storage", max_length=50, suggest=(MediaFile, "storage_backend")
+    )
     filename = text_filter("original_filename", "File name contains", lookup="icontains")
     created_after = CreatedRangeFilter(field_name="created_at", label="Created from")
     created_before = CreatedRangeFilter(field_name="created_at", before=True, label="Created to")

@@ -10,7 +10,7 @@ import secrets
 from datetime import timedelta
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
@@ -183,6 +183,10 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
             "media_file__media_type",
         )
 
+    def for_summary(self):
+        """A file's jobs, as the file page's short table shows them."""
+        return self.only("id", "job_type", "status", "progress", "created_at", "completed_at")
+
     def retryable(self):
         return self.filter(status=ProcessingStatus.FAILED, retry_count__lt=F("max_retries"))
 
@@ -348,6 +352,10 @@ class AnalysisResultQuerySet(SoftDeleteQuerySet):
             "job__job_type",
         )
 
+    def for_summary(self):
+        """A job's or a file's results, as the short results table of their pages shows them."""
+        return self.only("id", "analysis_type", "model_used", "confidence_score", "created_at")
+
 
 class AnalysisResult(SoftDeleteModel):
     """What a model made of a job's media: JSON, text outputs and segments."""
@@ -443,6 +451,15 @@ class UserSessionQuerySet(SoftDeleteQuerySet):
             "ended_at",
             "request_count",
             "media_processed_count",
+        )
+
+    def with_counts(self):
+        """Each session with the number of its live jobs and files (correlated by session_id)."""
+        jobs = AnalysisJob.objects.filter(session_id=OuterRef("session_id")).order_by()
+        files = MediaFile.objects.filter(session_id=OuterRef("session_id")).order_by()
+        return self.annotate(
+            job_count=Subquery(jobs.values("session_id").annotate(n=Count("pk")).values("n")[:1]),
+            file_count=Subquery(files.values("session_id").annotate(n=Count("pk")).values("n")[:1]),
         )
 
 

@@ -67,15 +67,6 @@ def percent(value, digits=0):
 
 
 @register.filter
-def bar_width(value):
-    """0..1 as a CSS width percentage, clamped."""
-    try:
-        return f"{max(0.0, min(1.0, float(value))) * 100:.1f}%"
-    except (TypeError, ValueError):
-        return "0%"
-
-
-@register.filter
 def clock(seconds):
     """Seconds as m:ss, the way the claim countdown shows them."""
     seconds = max(0, int(seconds or 0))
