@@ -3,7 +3,7 @@
 import csv
 
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Subquery
+from django.db.models import F, Subquery
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -191,14 +191,13 @@ def result_detail(request, pk):
 def file_detail(request, pk):
     media = get_object_or_404(MediaFile, pk=pk)
     jobs = media.jobs.for_summary().order_by("-created_at")[:100]
-    results = media.results.for_summary().order_by("-created_at")[:100]
     # The contact sheet's frames are those that the latest result counting them extracted.
-    frames = (
-        media.results.filter(frames_extracted__gt=0)
-        .order_by("-created_at")
-        .values_list("frames_extracted", flat=True)
-        .first()
+    results = list(
+        media.results.for_summary()
+        .annotate(sheet_frames=F("frames_extracted"))
+        .order_by("-created_at")[:100]
     )
+    frames = next((r.sheet_frames for r in results if r.sheet_frames), None)
     return render(
         request,
         "pages/file_detail.html",
