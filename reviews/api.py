@@ -24,12 +24,8 @@ class ReviewResponse(Schema):
     reviewer_notes: str | None
     corrections: dict[str, Any] | list[Any] | None = Field(
         None,
-        description=(
-            "The reviewer's corrections: each key replaces that key of the result's result_data "
-            "(null removes it; an object corrects key by key); `segments` is the whole corrected "
-            "list of the result's segments, `regions` the whole corrected list of "
-            "result_data.regions ([{label, x, y, w, h}], relative 0..1)."
-        ),
+        description="Keys replace result_data's (null removes one); `segments` is the whole "
+        "corrected segments list, `regions` the whole corrected result_data.regions.",
     )
     reviewed_at: datetime | None
     reviewed_by: str | None = Field(None, description="username")
