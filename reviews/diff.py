@@ -85,18 +85,63 @@ def _diff_lists(path, old, new) -> list[DiffRow]:
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
-        for k in range(paired):
-            rows += _diff_items(f"{path}[{i1 + k}]", old[i1 + k], new[j1 + k])
-        rows += [
-            DiffRow(f"{path}[{i}]", old[i], MISSING, "removed") for i in range(i1 + paired, i2)
-        ]
-        rows += [DiffRow(f"{path}[{j}]", MISSING, new[j], "added") for j in range(j1 + paired, j2)]
+        i, j = i1, j1
+        for pi, pj in [*_pairs(old[i1:i2], new[j1:j2]), (i2 - i1, j2 - j1)]:
+            rows += [DiffRow(f"{path}[{k}]", old[k], MISSING, "removed") for k in range(i, i1 + pi)]
+            rows += [DiffRow(f"{path}[{k}]", MISSING, new[k], "added") for k in range(j, j1 + pj)]
+            if pi < i2 - i1:
+                rows += _diff_items(f"{path}[{i1 + pi}]", old[i1 + pi], new[j1 + pj])
+            i, j = i1 + pi + 1, j1 + pj + 1
     return rows
 
 
+# Above this many comparisons, the items of a changed stretch are paired by position.
+PAIRING_LIMIT = 10_000
+
+
+def _pairs(old, new) -> list[tuple[int, int]]:
+    """The edited items of a changed stretch: pairs (old, new) in order, the most alike.
+
+    An item alike in no field to any other was removed or added rather than edited.
+    """
+    if len(old) * len(new) > PAIRING_LIMIT:
+        return list(zip(range(len(old)), range(len(new)), strict=False))
+    alike = [[_alike(a, b) for b in new] for a in old]
+    best = [[0] * (len(new) + 1) for _ in range(len(old) + 1)]
+    for i in range(len(old)):
+        for j in range(len(new)):
+            paired = best[i][j] + alike[i][j] if alike[i][j] else 0
+            best[i + 1][j + 1] = max(best[i][j + 1], best[i + 1][j], paired)
+    pairs, i, j = [], len(old), len(new)
+    while i and j:
+        if alike[i - 1][j - 1] and best[i][j] == best[i - 1][j - 1] + alike[i - 1][j - 1]:
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif best[i][j] == best[i - 1][j]:
+            i -= 1
+        else:
+            j -= 1
+    return pairs[::-1]
+
+
+def _alike(a: dict, b: dict) -> int:
+    """How many fields two items share."""
+    return sum(1 for key in a if key in b and _plain(a[key]) == _plain(b[key]))
+
+
 def _key(item) -> str:
-    return json.dumps(item, sort_keys=True)
+    """An item as text to align by; 12.0 and 12 are the same (a browser writes 12.0 as 12)."""
+    return json.dumps(_plain(item), sort_keys=True)
+
+
+def _plain(value):
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _diff_items(path, old: dict, new: dict) -> list[DiffRow]:

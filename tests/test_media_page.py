@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mediaanalysis.pipeline.display import (
     FRAME_LIMIT,
@@ -315,6 +317,28 @@ def test_corrections_of_segments_are_diffed_item_by_item_against_the_segments_co
     assert [(r.path, r.kind) for r in unchanged] == [("segments", "same")]
 
 
+def test_a_segment_list_edited_in_the_browser_aligns_with_the_stored_one():
+    stored = [
+        {"start": 0.0, "end": 4.0, "label": "Intro"},
+        {"start": 4.0, "end": 12.0, "label": "Interview"},
+        {"start": 12.0, "end": 17.0, "label": "B-roll"},
+        {"start": 21.0, "end": 25.0, "label": "Outro"},
+    ]
+    # As JSON.stringify writes it back: whole numbers without ".0".
+    edited = [
+        {"start": 4, "end": 12, "label": "Interview (two guests)"},
+        {"start": 12, "end": 17, "label": "B-roll"},
+        {"start": 18.5, "end": 20.5, "label": "Chart"},
+        {"start": 21, "end": 25, "label": "Outro"},
+    ]
+    rows = diff_corrections({"segments": stored}, {"segments": edited})
+    assert [(r.path, r.kind) for r in rows] == [
+        ("segments[0]", "removed"),
+        ("segments[1].label", "changed"),
+        ("segments[2]", "added"),
+    ]
+
+
 def test_a_long_value_is_cut_short_in_its_diff_cell():
     (row,) = diff_corrections({}, {"transcript": "word " * 500})
     assert len(row.after_text) == 400 and row.after_text.endswith("…")
@@ -390,3 +414,61 @@ def test_the_review_page_with_media_runs_at_most_8_queries(
     assert response.context["segments"]["rows"] and response.context["regions"]
     assert response.context["preview"]["frames"]
     assert "Drafts by others" in response.text
+
+
+# Whatever the pipeline stored, the media's context is computed without an error.
+
+ODD_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=20),
+    st.sampled_from(["00:01:30", "<script>", "\x00", "12.5", "", " "]),
+)
+ODD_JSON = st.recursive(
+    ODD_SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "start",
+                    "end",
+                    "label",
+                    "text",
+                    "confidence",
+                    "page",
+                    "paragraph",
+                    "x",
+                    "y",
+                    "w",
+                    "h",
+                    "regions",
+                    "segments",
+                    "type",
+                ]
+            ),
+            inner,
+            max_size=6,
+        ),
+    ),
+    max_leaves=25,
+)
+
+
+@given(segments=ODD_JSON, duration=ODD_SCALARS, data=ODD_JSON, corrections=ODD_JSON)
+@settings(max_examples=150, deadline=None)
+def test_any_stored_segments_regions_and_corrections_can_be_shown(
+    segments, duration, data, corrections
+):
+    placed = place_segments(segments, duration if isinstance(duration, float | int) else None)
+    for row in (placed or {"rows": []})["rows"]:
+        assert row["left"] is None or 0 <= row["left"] <= 100
+        assert row["left"] is None or 0 < row["width"] <= 100
+    for region in place_regions(data):
+        assert 0 <= region["left"] <= 100 and 0 <= region["top"] <= 100
+    result = AnalysisResult(result_data=data, segments=segments)
+    for row in diff_corrections(correctable(result), corrections):
+        assert isinstance(row.before_text, str) and isinstance(row.after_text, str)
+    transcript_lines(segments if isinstance(segments, str) else json.dumps(segments, default=str))
