@@ -345,15 +345,13 @@ function nonce() {
 async function openWaveform(root, media) {
   // Stored peaks and the duration: wavesurfer draws them and never fetches or decodes the file;
   // the <audio> element streams it for playback only.
-  const [{ default: WaveSurfer }, { default: Regions }, { default: Timeline }, response] = await Promise.all([
+  const container = document.getElementById("waveform");
+  const [{ default: WaveSurfer }, { default: Regions }, { default: Timeline }, data] = await Promise.all([
     import(root.dataset.wavesurfer),
     import(root.dataset.wavesurferRegions),
     import(root.dataset.wavesurferTimeline),
-    fetch(root.dataset.peaksUrl, { credentials: "same-origin", headers: { Accept: "application/json" } }),
+    loadPeaks(root.dataset.peaksUrl, container),
   ]);
-  if (!response.ok) throw new Error(`peaks: HTTP ${response.status}`);
-  const data = await response.json();
-  const container = document.getElementById("waveform");
   container.replaceChildren();
   const regions = Regions.create();
   const wave = WaveSurfer.create({
@@ -390,6 +388,24 @@ async function openWaveform(root, media) {
   root.addEventListener("segments-changed", draw);
   root.dataset.waveform = "ready";
   return wave;
+}
+
+// The stored peaks; a long file's are computed in the background first (202, Retry-After).
+async function loadPeaks(url, container) {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (response.status === 202) {
+      const note = container.querySelector(".muted");
+      if (note) note.textContent = "The waveform is being computed; the audio plays meanwhile…";
+      const wait = Number(response.headers.get("Retry-After")) || 2;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(30, Math.max(1, wait)) * 1000));
+      continue;
+    }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok || !Array.isArray(data.peaks)) throw new Error(data.error || `HTTP ${response.status}`);
+    return data;
+  }
+  throw new Error("it took too long to compute");
 }
 
 async function openPdf(root) {
