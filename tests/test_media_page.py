@@ -154,7 +154,7 @@ def test_the_same_label_is_drawn_in_the_same_colour_on_the_review_and_result_pag
 
 def test_every_label_colour_holds_white_text_at_a_contrast_of_at_least_4_5():
     css = (Path(__file__).parent.parent / "static" / "css" / "app.css").read_text()
-    colours = dict(re.findall(r"\.lc(\d) \{ background: (#[0-9a-f]{6}); \}", css))
+    colours = dict(re.findall(r"\.lc(\d) \{ --c: (#[0-9a-f]{6}); \}", css))
     assert sorted(colours) == [str(n) for n in range(PALETTE_SIZE)]
 
     def luminance(hex_colour):

@@ -138,6 +138,7 @@ def place_segments(segments, duration, low_below=None):
         "lanes": max(1, len(lane_ends)),
         "timed": any(row["left"] is not None for row in rows),
         "paged": any(row["page"] or row["paragraph"] for row in rows),
+        "extras": any(row["extra"] for row in rows),
     }
 
 

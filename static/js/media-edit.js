@@ -200,7 +200,8 @@ function edit(root, box) {
       item.append(element("span", "muted", `${key}:`), ` ${typeof value === "string" ? value : JSON.stringify(value)}`);
       extra.append(item);
     }
-    tr.append(swatch, when, element("td", "seg-label", d.label), element("td", "seg-text", d.text), confidence, extra);
+    tr.append(swatch, when, element("td", "seg-label", d.label), element("td", "seg-text", d.text), confidence);
+    if (document.querySelector("#seg-table th.other")) tr.append(extra);
     return tr;
   }
 
