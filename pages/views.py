@@ -1,6 +1,7 @@
 """Pages to browse the pipeline's data: lists with filters, details, CSV exports."""
 
 import csv
+from functools import partial
 
 from django.contrib.auth.decorators import permission_required
 from django.db.models import F, Subquery
@@ -13,6 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh, HttpResponseStopPolling
 
 from mediaanalysis.db import use_replica
+from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.display import (
     contact_sheet_file,
     csv_value,
@@ -22,11 +24,32 @@ from mediaanalysis.pipeline.display import (
 )
 from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, SessionFilter
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
-from mediaanalysis.pipeline.pagination import paginate
+from mediaanalysis.pipeline.pagination import count_rows, paginate
 from reviews.filters import ReviewedResultFilter
 from reviews.models import HITLReview, ReviewStatus
 
 EXPORT_CHUNK = 2000
+
+
+def _search(filterset):
+    """A search's queryset, count, sort note and way to a page's ids. Matches are ranked only
+    when there are at most RANK_LIMIT of them: ranking a million matches to show 25 would read
+    them all. More are shown newest first, which the list's indexes serve (docs/search.md)."""
+    qs, query = filterset.qs, filterset.search
+    counted = count_rows(qs, estimate=False, cap=search.RANK_LIMIT)
+    few = counted[1] and counted[0] <= search.RANK_LIMIT
+    note, page_ids = "", None
+    if filterset.by_relevance() and query.phrases:
+        if few:
+            qs, note = qs.by_relevance(query), "Best matches first."
+        else:
+            note = (
+                f"More than {search.RANK_LIMIT:,} matches, so newest first: narrow the search"
+                " (or add filters) to sort them by relevance."
+            )
+    if not few and filterset.newest_first():
+        page_ids = partial(search.newest_matches, filterset.unsearched(), query)
+    return qs, counted, note, page_ids
 
 
 def _list_page(request, filterset_class, queryset, template, default_sort):
@@ -36,7 +59,15 @@ def _list_page(request, filterset_class, queryset, template, default_sort):
     )
     page_form = PageForm(request.GET)
     number, per_page = page_form.values()
-    page = paginate(filterset.qs, number, per_page, filtered=filterset.is_filtered())
+    qs, counted, search_note, page_ids = filterset.qs, None, "", None
+    query = getattr(filterset, "search", None)
+    if query is not None:
+        qs, counted, search_note, page_ids = _search(filterset)
+    page = paginate(
+        qs, number, per_page, filtered=filterset.is_filtered(), counted=counted, page_ids=page_ids
+    )
+    if query is not None:
+        search.find_hits(page.rows, query, using=qs.db)
     context = {
         "filter": filterset,
         "form": filterset.form,
@@ -50,6 +81,8 @@ def _list_page(request, filterset_class, queryset, template, default_sort):
         ),
         "page": page,
         "rows": page.rows,
+        "search": query,
+        "search_note": search_note,
         "per_page_choices": [10, 25, 50, 100],
     }
     if request.htmx and not request.htmx.history_restore_request:
@@ -78,6 +111,7 @@ def job_list(request):
 def result_list(request):
     latest_review = HITLReview.objects.of_outer_result()
     results = AnalysisResult.objects.for_list().annotate(
+        review_id=Subquery(latest_review.values("id")[:1]),
         review_status=Subquery(latest_review.values("status")[:1]),
         review_decision=Subquery(latest_review.values("approved")[:1]),
     )
