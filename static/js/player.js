@@ -320,6 +320,25 @@ function start(root) {
     view.scrollTop = node.offsetTop - view.offsetTop - 8;
   }
 
+  // Deep links (docs/search.md): deeplink.js asks for a time or a page; a time opens paused there.
+  let wantedPage = 1;
+  document.addEventListener("media:seek", (event) => {
+    if (!media || !available) return;
+    event.preventDefault();
+    const time = Number(event.detail?.seconds);
+    const open = () => {
+      seek(Math.min(time, media.duration || time), false);
+      const at = timed().find((s) => s.start <= time && time < (s.end ?? s.start));
+      if (at) select(at.index);
+    };
+    if (media.readyState >= 1) open();
+    else media.addEventListener("loadedmetadata", open, { once: true });
+  });
+  document.addEventListener("media:page", (event) => {
+    wantedPage = Number(event.detail?.page) || 1;
+    pdf?.show(wantedPage);
+  });
+
   root.player = {
     kind,
     currentTime: now,
@@ -333,7 +352,7 @@ function start(root) {
   update();
   if (!available) return;
   if (kind === "audio") openWaveform(root, media).catch((error) => showError(`The waveform could not be drawn (${error.message}); the audio still plays.`));
-  if (kind === "pdf") openPdf(root).then((opened) => { pdf = opened; }).catch((error) => showError(`The PDF could not be shown (${error.message}); download it instead.`));
+  if (kind === "pdf") openPdf(root, () => wantedPage).then((opened) => { pdf = opened; }).catch((error) => showError(`The PDF could not be shown (${error.message}); download it instead.`));
   if (kind === "text") openText(root).catch((error) => showError(`The document could not be shown (${error.message}).`));
 }
 
@@ -408,7 +427,7 @@ async function loadPeaks(url, container) {
   throw new Error("it took too long to compute");
 }
 
-async function openPdf(root) {
+async function openPdf(root, firstPage) {
   const pdfjs = await import(root.dataset.pdfjs);
   pdfjs.GlobalWorkerOptions.workerSrc = root.dataset.pdfjsWorker;
   const doc = await pdfjs.getDocument({ url: root.dataset.src, isEvalSupported: false }).promise;
@@ -462,7 +481,7 @@ async function openPdf(root) {
       }
     }, 200);
   });
-  await show(1);
+  await show(firstPage());
   return state;
 }
 

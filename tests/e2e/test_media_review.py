@@ -178,9 +178,12 @@ def test_audio_draws_its_waveform_from_stored_peaks_and_never_fetches_the_file(
     requests = []
     page.on("request", lambda request: requests.append(request))
     login(page, reviewer)
-    page.goto(audio.get_absolute_url())
+    # A search hit's deep link opens the call where the customer reads the order number.
+    page.goto(f"{audio.get_absolute_url()}?t=17.7")
 
     expect(page.locator("#media")).to_have_attribute("data-waveform", "ready")
+    expect(page.locator("#seg-row-3")).to_have_class(re.compile(r"\bselected\b"))
+    assert abs(current_time(page) - 17.7) < 0.01
     canvases = page.evaluate(
         "[...document.querySelectorAll('#waveform *')].filter(n => n.shadowRoot)"
         ".reduce((n, host) => n + host.shadowRoot.querySelectorAll('canvas').length, 0)"
@@ -207,6 +210,7 @@ def test_a_pdf_shows_page_by_page_and_a_segment_jumps_to_its_page(new_page, revi
     page.goto(pdf.get_absolute_url())
 
     expect(page.locator("#pdf-page")).to_have_text("Page 1 / 3")
+    expect(page.locator("#pdf-canvas")).to_have_attribute("data-rendered", "1")
     page.get_by_role("button", name="Next page").click()
     expect(page.locator("#pdf-page")).to_have_text("Page 2 / 3")
     expect(page.locator("#pdf-canvas")).to_have_attribute("data-rendered", "2")
@@ -220,6 +224,11 @@ def test_a_pdf_shows_page_by_page_and_a_segment_jumps_to_its_page(new_page, revi
     page.locator("#seg-rows button[data-page='3']").first.click()
     expect(page.locator("#pdf-page")).to_have_text("Page 3 / 3")
     expect(page.locator("#extracted-text")).to_contain_text("INV-2024-0427")
+
+    # A search hit's deep link opens the document at its page.
+    page.goto(f"{pdf.get_absolute_url()}?page=2")
+    expect(page.locator("#pdf-page")).to_have_text("Page 2 / 3")
+    expect(page.locator("#pdf-canvas")).to_have_attribute("data-rendered", "2")
     assert csp == []
 
 
