@@ -19,6 +19,7 @@ from mediaanalysis.pipeline.display import (
     label_color,
     place_regions,
     place_segments,
+    text_pages,
     transcript_lines,
 )
 from mediaanalysis.pipeline.models import AnalysisResult, MediaFile
@@ -251,6 +252,11 @@ def test_the_result_page_seeks_from_transcript_lines_and_lists_regions(manager_c
     assert "#region-0 { left: 50.0%; top: 50.0%; width: 10.0%; height: 20.0%; }" in text
     assert 'aria-label="Region 1: cup"' in text
     assert 'class="region-label-input"' not in text  # corrections belong to the review page
+
+
+def test_extracted_text_is_split_into_the_pages_its_form_feeds_separate():
+    assert text_pages("one\ftwo\fthree\f") == ["one", "two", "three"]
+    assert text_pages("no pages") == [] and text_pages(None) == []
 
 
 # Missing media and the file page

@@ -236,6 +236,13 @@ def transcript_lines(transcript) -> list[dict] | None:
     return lines if timed else None
 
 
+def text_pages(text) -> list[str]:
+    """Extracted text page by page, where form feeds separate its pages (as pdftotext writes)."""
+    if not isinstance(text, str) or "\f" not in text:
+        return []
+    return text.rstrip("\f").split("\f")
+
+
 def contact_sheet_file(media) -> MediaLocation | None:
     """Where the file's contact sheet is, if it is an image in the file's storage that can be
     served (on local storage: one that exists inside MEDIA_ROOT).
@@ -283,6 +290,7 @@ def result_media(result) -> dict:
         or not preview
         or preview["kind"] != "image",
         "regions": place_regions(result.result_data, low_below),
+        "text_pages": text_pages(result.extracted_text),
         "transcript_lines": transcript_lines(result.transcript),
         # A PDF or text document shows its extracted text beside the pages.
         "extracted_text_shown": bool(

@@ -447,6 +447,13 @@ async function openPdf(root, firstPage) {
     for (const row of document.querySelectorAll("#seg-rows tr[data-page]")) {
       row.classList.toggle("playing", Number(row.dataset.page) === page);
     }
+    // The extracted text beside it follows, when its pages are known.
+    const text = document.getElementById(`text-page-${page}`);
+    if (text) {
+      for (const other of document.querySelectorAll(".text-page.playing")) other.classList.remove("playing");
+      text.classList.add("playing");
+      text.parentElement.scrollTop = text.offsetTop; // the box is the page's offset parent
+    }
     const pdfPage = await doc.getPage(page);
     if (state.page !== page) return;
     const width = canvas.parentElement.clientWidth || 600;
