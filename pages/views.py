@@ -5,7 +5,7 @@ import mimetypes
 from functools import partial
 
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Subquery
+from django.db.models import F, Subquery
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -19,8 +19,9 @@ from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.display import (
     contact_sheet_file,
     csv_value,
-    place_segments,
+    media_preview,
     pretty_json,
+    result_media,
 )
 from mediaanalysis.pipeline.filters import (
     FileFilter,
@@ -221,11 +222,9 @@ def result_detail(request, pk):
         request,
         "pages/result_detail.html",
         {
+            **result_media(result),
             "result": result,
             "result_json": pretty_json(result.result_data),
-            "segments": place_segments(
-                result.segments, result.media_file.duration_seconds if result.media_file else None
-            ),
             "reviews": reviews,
             "has_open_review": any(r.status != ReviewStatus.COMPLETED for r in reviews),
         },
@@ -237,16 +236,22 @@ def result_detail(request, pk):
 def file_detail(request, pk):
     media = get_object_or_404(MediaFile, pk=pk)
     jobs = media.jobs.for_summary().order_by("-created_at")[:100]
-    results = media.results.for_summary().order_by("-created_at")[:100]
+    # The contact sheet's frames are those that the latest result counting them extracted.
+    results = list(
+        media.results.for_summary()
+        .annotate(sheet_frames=F("frames_extracted"))
+        .order_by("-created_at")[:100]
+    )
+    frames = next((r.sheet_frames for r in results if r.sheet_frames), None)
     return render(
         request,
         "pages/file_detail.html",
         {
             "media": media,
+            "preview": media_preview(media, frames),
             "jobs": jobs,
             "results": results,
             "session": UserSession.objects.filter(session_id=media.session_id).first(),
-            "contact_sheet": contact_sheet_file(media) is not None,
         },
     )
 

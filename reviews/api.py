@@ -23,7 +23,11 @@ class ReviewResponse(Schema):
     priority: int
     approved: Decision | None
     reviewer_notes: str | None
-    corrections: dict[str, Any] | list[Any] | None
+    corrections: dict[str, Any] | list[Any] | None = Field(
+        None,
+        description="Keys replace result_data's (null removes one); `segments` is the whole "
+        "corrected segments list, `regions` the whole corrected result_data.regions.",
+    )
     reviewed_at: datetime | None
     reviewed_by: str | None = Field(None, description="username")
     created_at: datetime

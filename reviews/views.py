@@ -12,11 +12,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from mediaanalysis.pipeline.display import contact_sheet_file, place_segments, pretty_json
+from mediaanalysis.pipeline.display import pretty_json, result_media
 from mediaanalysis.pipeline.models import AnalysisResult, UserSession
 
 from . import services
-from .diff import diff_corrections
+from .diff import correctable, diff_corrections
 from .filters import QueueFilter, ReviewedResultFilter
 from .forms import DecisionForm, EnqueueForm, parse_corrections
 from .models import Decision, HITLReview, ReviewStatus
@@ -98,29 +98,27 @@ def _review_page(request, review, form=None, status=200, banner=None):
         typed = parse_corrections(corrections_text)
     except ValidationError:
         typed = None  # an invalid draft has no diff yet
+    can_decide = request.user.has_perm("reviews.claim_hitlreview")
     context = {
+        **result_media(result),
         "review": review,
         "result": result,
         "job": result.job,
-        "media": result.media_file,
         "session": UserSession.objects.filter(session_id=result.job.session_id).first(),
         "result_json": pretty_json(result.result_data),
-        "segments": place_segments(
-            result.segments, result.media_file.duration_seconds if result.media_file else None
-        ),
-        "contact_sheet": result.media_file is not None
-        and contact_sheet_file(result.media_file) is not None,
+        # Corrections on the media are made only by the claimant, who can send them.
+        "editable": held and can_decide and review.status != ReviewStatus.COMPLETED,
         "held": held,
         "seconds_left": review.seconds_left(now),
         "form": form,
         "banner": banner,
         "other_drafts": [d for d in drafts if d.user_id != request.user.pk],
         "diff": diff_corrections(
-            result.result_data,
+            correctable(result),
             review.corrections if review.status == ReviewStatus.COMPLETED else typed,
         ),
         "events": review.events.select_related("actor").order_by("-at", "-id")[:50],
-        "can_decide": request.user.has_perm("reviews.claim_hitlreview"),
+        "can_decide": can_decide,
         "claim_ttl": settings.REVIEW_CLAIM_TTL,
     }
     return render(request, "reviews/review.html", context, status=status)
@@ -266,7 +264,7 @@ def corrections_diff(request, pk):
         request,
         "reviews/review.html#diff",
         {
-            "diff": diff_corrections(review.analysis_result.result_data, corrections),
+            "diff": diff_corrections(correctable(review.analysis_result), corrections),
             "diff_error": error,
         },
     )
