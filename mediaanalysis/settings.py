@@ -251,5 +251,11 @@ LOGGING = {
 # The review workflow (PRODUCT.md section 3).
 REVIEW_CLAIM_TTL = env_number("REVIEW_CLAIM_TTL", 900)
 REVIEW_CONFIDENCE_THRESHOLD = env_number("REVIEW_CONFIDENCE_THRESHOLD", 0.7, float)
+# A processing job with no update for this many seconds is shown as stalled.
+JOB_STALLED_AFTER = env_number("JOB_STALLED_AFTER", 900)
+# A pipeline user's session counts as active while not ended and seen within this many seconds.
+SESSION_ACTIVE_WITHIN = env_number("SESSION_ACTIVE_WITHIN", 1800)
+# How long a manager may undo a bulk "send to review".
+ENQUEUE_UNDO_SECONDS = env_number("ENQUEUE_UNDO_SECONDS", 600)
 # How stale the dashboard's figures may be.
 DASHBOARD_CACHE_SECONDS = env_number("DASHBOARD_CACHE_SECONDS", 60)
