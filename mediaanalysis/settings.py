@@ -198,6 +198,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# ISO dates and a 24-hour clock wherever Django formats a date itself (the admin's lists).
+FORMAT_MODULE_PATH = ["mediaanalysis.formats"]
 
 STATIC_URL = "static/"
 # Development serves static files from the finders; production from collectstatic's output.

@@ -23,7 +23,7 @@ from . import services
 from .diff import diff_corrections
 from .filters import QueueFilter, ReviewedResultFilter
 from .forms import DecisionForm, EnqueueForm, parse_corrections
-from .models import Decision, HITLReview, ReviewStatus
+from .models import Decision, HITLReview, ReviewEvent, ReviewStatus
 
 
 def _redirect(request, url):
@@ -138,7 +138,39 @@ def _get_review(pk) -> HITLReview:
 @require_GET
 @permission_required("reviews.view_hitlreview", raise_exception=True)
 def review_detail(request, pk):
-    return _review_page(request, _get_review(pk))
+    review = HITLReview.objects.for_page().filter(pk=pk).first()
+    if review is None:
+        return _review_gone(request, pk)
+    return _review_page(request, review)
+
+
+def _review_gone(request, pk):
+    """A 404 that says what happened to a deleted review: which of its rows went, and when."""
+    review = (
+        HITLReview.all_objects.select_related(
+            "analysis_result__media_file", "analysis_result__job__media_file"
+        )
+        .filter(pk=pk, deleted_at__isnull=False)
+        .first()
+    )
+    gone = ""
+    if review is not None:
+        result = review.analysis_result
+        when = timezone.localtime(review.deleted_at).strftime("%Y-%m-%d %H:%M")
+        media = result.media_file or result.job.media_file
+        # The soft delete stamps a row and its dependants with one moment: the highest row
+        # carrying the review's moment is the one that was deleted.
+        if media is not None and media.deleted_at == review.deleted_at:
+            gone = f"This review's media file “{media}” was deleted on {when}."
+        elif result.job.deleted_at == review.deleted_at:
+            gone = f"This review's job #{result.job_id} was deleted on {when}."
+        elif result.deleted_at == review.deleted_at:
+            gone = f"This review's result #{result.pk} was deleted on {when}."
+        elif review.events.filter(kind=ReviewEvent.Kind.WITHDRAWN).exists():
+            gone = f"This review was withdrawn on {when}: its send to review was undone."
+        else:
+            gone = f"This review was deleted on {when}."
+    return render(request, "404.html", {"gone": gone}, status=404)
 
 
 @require_POST

@@ -102,18 +102,27 @@ class CreatedRangeFilter(django_filters.Filter):
         super().__init__(*args, **kwargs)
 
     def filter(self, qs, value):
-        if value is None:
+        moment = range_bound(value, before=self.before)
+        if moment is None:
             return qs
-        moment = value
-        try:
-            if not isinstance(value, datetime):
-                moment = datetime.combine(value, time.min) + timedelta(days=1 if self.before else 0)
-            if timezone.is_naive(moment):
-                moment = timezone.make_aware(moment)
-        except (OverflowError, ValueError):
-            return qs  # the very edge of the calendar bounds nothing
         lookup = "lt" if self.before else "gte"
         return qs.filter(**{f"{self.field_name}__{lookup}": moment})
+
+
+def range_bound(value, *, before: bool) -> datetime | None:
+    """The aware moment a date or datetime bound means: a bare date `before` is the next day's
+    start (that whole day is in). None for no value, or the very edge of the calendar."""
+    if value is None:
+        return None
+    moment = value
+    try:
+        if not isinstance(value, datetime):
+            moment = datetime.combine(value, time.min) + timedelta(days=1 if before else 0)
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+    except (OverflowError, ValueError):
+        return None
+    return moment
 
 
 class SortFilter(django_filters.OrderingFilter):
