@@ -1,4 +1,4 @@
-// The list pages' two small behaviours; everything else works without JavaScript.
+// The list pages' small behaviours; everything else works without JavaScript.
 (function () {
   "use strict";
 
@@ -13,6 +13,15 @@
     keys.forEach(function (key) {
       if (data.getAll(key).every(function (value) { return value === ""; })) data.delete(key);
     });
+  });
+
+  // One history entry per address: a box left with Enter both changes and submits the form, and
+  // Back should not have to be pressed twice for the same list.
+  document.addEventListener("htmx:beforeHistoryUpdate", function (event) {
+    var update = event.detail.history;
+    if (update.type === "push" && new URL(update.path, location.href).href === location.href) {
+      update.type = "replace";
+    }
   });
 
   // A header checkbox ticks (or unticks) every row of its table: <input data-select-all="result">
