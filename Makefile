@@ -7,7 +7,7 @@ PYTEST := $(VENV)/bin/pytest
 # Production-like settings for `check --deploy` (values only for the check).
 DEPLOY_ENV := DEBUG=false SECRET_KEY=check-deploy-$$(date +%s)-not-a-real-secret-value-0123456789abcdef ALLOWED_HOSTS=dashboard.example.com
 
-.PHONY: run test test-sqlite test-postgres lint serve install system-deps bench clean
+.PHONY: run worker test test-sqlite test-postgres lint serve install system-deps bench clean
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -16,11 +16,21 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 install: $(VENV)/.synced
 
+# The site and one background worker; the worker stops when the server does. Both share a file
+# cache (CACHE_DIR), so the worker's dashboard recounts reach the site.
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Open http://127.0.0.1:8000/ and sign in with one of the logins above."
-	$(PY) manage.py runserver 127.0.0.1:8000
+	export CACHE_DIR=$${CACHE_DIR:-.cache}; \
+	  $(PY) manage.py run_worker --verbosity 0 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(PY) manage.py runserver 127.0.0.1:8000
+
+# One background worker in the foreground (webhook deliveries, periodic work), settings from the
+# environment; run as many as needed, on any host that reaches the database.
+worker: install
+	$(PY) manage.py run_worker
 
 # Debian's Chromium for the browser tests, PostgreSQL's server binaries and Redis (the shared
 # cache's test), when missing.
@@ -63,4 +73,4 @@ bench: install
 	  $(PY) -m tests.throwaway_postgres --set autovacuum=on sh -c "$(PY) manage.py migrate -v0 && $(PY) manage.py collectstatic --noinput -v0 && $(PY) manage.py seed_bulk && $(PY) manage.py bench --json bench.json"
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-*
+	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-* .cache

@@ -44,6 +44,9 @@ class Scope:
     def cache_key(self) -> str:
         return f"dashboard:v2:{self.window}:{self.job_type}:{self.model}"
 
+    def refresh_lock(self) -> str:
+        return self.cache_key() + ":refreshing"
+
 
 def _rate(part, whole):
     return part / whole if whole else None

@@ -68,7 +68,9 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "ninja",
+    "django_tasks_db",  # the background tasks' queue, a table in this database
     "mediaanalysis",  # the project package: commands, template tags (label "project")
+    "mediaanalysis.webhooks",  # outgoing webhooks: endpoints, the outbox, deliveries
     "mediaanalysis.pipeline",  # the pipeline's tables (label "mediaanalysis")
     "reviews",
     "pages",
@@ -83,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mediaanalysis.pipeline.idempotency.IdempotencyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "mediaanalysis.middleware.LoginRequiredMiddleware",
     "mediaanalysis.middleware.RoleMiddleware",
@@ -180,6 +183,14 @@ if redis_url := env_str("REDIS_URL"):
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
     }
+elif cache_dir := env_str("CACHE_DIR"):
+    # One host without Redis: the site and its workers still share one cache (`make run`).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": cache_dir,
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -261,3 +272,22 @@ SESSION_ACTIVE_WITHIN = env_number("SESSION_ACTIVE_WITHIN", 1800)
 ENQUEUE_UNDO_SECONDS = env_number("ENQUEUE_UNDO_SECONDS", 600)
 # How stale the dashboard's figures may be.
 DASHBOARD_CACHE_SECONDS = env_number("DASHBOARD_CACHE_SECONDS", 60)
+
+# Background tasks (django.tasks). The queue is a table of this database, worked by
+# `manage.py run_worker` (`make worker`); another backend needs no change to the task code.
+TASKS = {
+    "default": {
+        "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+# Soft-deleted rows older than this many days are purged by the periodic work; unset: never.
+PURGE_DELETED_AFTER_DAYS = env_number("PURGE_DELETED_AFTER_DAYS", None)
+
+# Webhooks (docs/webhooks.md).
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS")
+WEBHOOK_CONNECT_TIMEOUT = env_number("WEBHOOK_CONNECT_TIMEOUT", 3.0, float)
+WEBHOOK_READ_TIMEOUT = env_number("WEBHOOK_READ_TIMEOUT", 10.0, float)
+WEBHOOK_MAX_ATTEMPTS = env_number("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_SECONDS = env_number("WEBHOOK_RETRY_BASE_SECONDS", 10.0, float)
+WEBHOOK_DISABLE_AFTER_HOURS = env_number("WEBHOOK_DISABLE_AFTER_HOURS", 120.0, float)
+WEBHOOK_EVENT_RETENTION_DAYS = env_number("WEBHOOK_EVENT_RETENTION_DAYS", 30)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from mediaanalysis.pipeline.api import ERRORS, BoundedPagination, get_alive, retry_reads
 from mediaanalysis.pipeline.api_schemas import INT32, When
+from mediaanalysis.webhooks.models import Event, EventType
 
 from .models import Decision, HITLReview, ReviewStatus
 
@@ -46,9 +47,79 @@ class ReviewFilters(FilterSchema):
 @retry_reads
 @paginate(BoundedPagination)
 def list_reviews(request, filters: Query[ReviewFilters]):
+    """Reviews, newest first, by page. To follow decisions as they are made, without missing
+    one between pages, read /api/reviews/decisions/ with its cursor instead."""
     return filters.filter(
         HITLReview.objects.select_related("reviewed_by").order_by("-created_at", "-id")
     )
+
+
+# A worker's catch-up: every decision, in commit order, from a cursor.
+
+
+class DecisionItem(Schema):
+    cursor: str = Field(description="this decision's position; pass it as `after` to go on")
+    id: str = Field(description="the webhook-id the same event was (or will be) delivered with")
+    type: str
+    timestamp: datetime
+    data: dict[str, Any] = Field(description="as in the review.decided webhook (docs/webhooks.md)")
+
+
+class DecisionFeed(Schema):
+    items: list[DecisionItem]
+    next_cursor: str | None = Field(
+        description="pass as `after` for the decisions after these; the same cursor comes back "
+        "while there are none yet (null only if there never were any from where you started)"
+    )
+
+
+class FeedFilters(Schema):
+    after: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,18}\.[0-9]{1,18}$",
+        description="next_cursor of the previous answer (opaque); omit to start",
+    )
+    decided_after: When | None = Field(
+        None, description="where to start, without a cursor: decisions made since this time"
+    )
+    limit: int = Field(100, ge=1, le=500)
+
+
+def _cursor(event) -> str:
+    return f"{event.txid}.{event.pk}"
+
+
+def _position(cursor: str) -> tuple[int, int]:
+    """The (transaction id, event id) of a cursor that the schema's pattern has checked."""
+    txid, pk = cursor.split(".")
+    return int(txid), int(pk)
+
+
+@router.get("/decisions/", response={200: DecisionFeed, **ERRORS})
+@retry_reads
+def decisions(request, filters: Query[FeedFilters]):
+    """Every decision, in the order the decisions committed, from a cursor: how a worker that
+    missed webhooks catches up, without gaps or repeats even while reviewers decide.
+
+    Start with `decided_after` (or nothing: the oldest kept, WEBHOOK_EVENT_RETENTION_DAYS), then
+    pass each answer's `next_cursor` as `after`. A decision appears once its transaction, and
+    every transaction older than it, has ended.
+    """
+    after = _position(filters.after) if filters.after else None
+    since = None if after else filters.decided_after
+    events = list(Event.objects.feed(EventType.REVIEW_DECIDED, after, since)[: filters.limit])
+    items = [
+        {
+            "cursor": _cursor(event),
+            "id": event.webhook_id,
+            "type": event.type,
+            "timestamp": event.created_at,
+            "data": event.data,
+        }
+        for event in events
+    ]
+    next_cursor = items[-1]["cursor"] if items else filters.after
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/{review_id}", response={200: ReviewResponse, **ERRORS})

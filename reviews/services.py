@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisResult
 
+from . import events
 from .models import (
     HELD,
     Decision,
@@ -84,6 +85,7 @@ def enqueue(result_ids, priority: int = 0, actor=None, batch: EnqueueBatch | Non
             ],
             batch_size=1000,
         )
+        events.reviews_enqueued(opened, priority, actor, now)
     return len(opened)
 
 
@@ -420,6 +422,7 @@ def decide(
     Refused, the reviewer's notes and corrections are kept as their draft and ClaimLost says why.
     """
     now = timezone.now()
+    subject = events.decision_subject(review_id)  # outside the transaction: it only reads
     with transaction.atomic():
         decided = _held(review_id, user, now).update(
             status=ReviewStatus.COMPLETED,
@@ -433,6 +436,7 @@ def decide(
         if decided:
             ReviewDraft.objects.filter(review_id=review_id, user=user).delete()
             _record(review_id, ReviewEvent.Kind.DECIDED, user, now, approved=approved)
+            events.review_decided(review_id, subject, user, approved, notes, corrections, now)
             return
         reason = why_not_held(review_id, user, now)
         save_draft(review_id, user, notes, corrections_text, approved)

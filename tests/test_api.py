@@ -1274,11 +1274,13 @@ QUERIES = [
     ("delete", "/api/files/{file_id}", None, 15),
     ("post", "/api/files/{file_id}/restore", None, 14),
     ("post", "/api/jobs/", lambda ids: GOOD_JOB | {"media_file_id": ids["file_id"]}, 3),
-    ("patch", "/api/jobs/{job_id}", lambda ids: {"status": "completed"}, 5),
+    # A job that completes writes its webhook event (job.completed) too.
+    ("patch", "/api/jobs/{job_id}", lambda ids: {"status": "completed"}, 6),
     ("delete", "/api/jobs/{job_id}", None, 12),
     ("post", "/api/jobs/{job_id}/restore", None, 12),
-    # A doubtful result: the review it enqueues is counted too.
-    ("post", "/api/results/", lambda ids: GOOD_RESULT | {"job_id": ids["job_id"]} | LOW, 13),
+    # A doubtful result: the review it enqueues is counted too, and the webhook events of both
+    # (result.created; review.enqueued, which reads the new review's result first).
+    ("post", "/api/results/", lambda ids: GOOD_RESULT | {"job_id": ids["job_id"]} | LOW, 16),
     ("patch", "/api/results/{result_id}", lambda ids: {"summary": "s"}, 6),
     ("delete", "/api/results/{result_id}", None, 10),
     ("post", "/api/results/{result_id}/restore", None, 11),

@@ -86,6 +86,8 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(tmp
         "--claims=12",
         "--concurrency=1,3",
         "--rate=30",
+        "--deliveries=30",
+        "--decisions=16",
         f"--json={report_path}",
         stdout=out,
     )
@@ -134,3 +136,14 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(tmp
         assert run["cpu_ms_per_claim"]["gunicorn"] > 0
         assert set(run["cpu_ms_per_claim"]) == {"gunicorn", "postgresql", "bench client"}
     assert "double claims: 0" in out.getvalue()
+    hooks = report["webhooks"]
+    assert hooks["throughput"]["deliveries"] == 30 and hooks["throughput"]["per_second"] > 0
+    assert [(row["reviewers"], row["workers"]) for row in hooks["delay"]] == [
+        (1, 1),
+        (16, 1),
+        (1, 2),
+        (16, 2),
+    ]
+    for row in hooks["delay"]:
+        assert row["delivered"] == row["decisions"] >= 16 and row["p95_ms"] >= row["p50_ms"] > 0
+    assert hooks["decision_cost"]["webhook_inserts_in_transaction"] == 1

@@ -7,9 +7,11 @@ import time_machine
 from django.core.cache import cache
 
 from dashboard.stats import Scope, figures
+from dashboard.tasks import recount, recount_watched
 from mediaanalysis.pipeline.models import AnalysisJob
 from reviews.models import HITLReview, ReviewEvent
 from tests.conftest import make_job, make_result
+from tests.worker import queued, run_queued_tasks
 
 NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
 
@@ -332,24 +334,27 @@ def test_deleted_jobs_never_count(pipeline_data):
 
 
 @pytest.mark.django_db
-def test_stale_figures_are_served_while_one_background_refresh_runs(
-    manager_client, pipeline_data, monkeypatch
+def test_stale_figures_are_served_while_one_background_recount_is_queued(
+    manager_client, pipeline_data
 ):
-    started = []
-
-    class FakeThread:
-        def __init__(self, target, args, daemon):
-            self.args = args
-
-        def start(self):
-            started.append(self.args)
-
-    monkeypatch.setattr("dashboard.views.threading.Thread", FakeThread)
     manager_client.get("/dashboard/")
-    assert started == []  # fresh: nothing to refresh
+    assert queued(recount) == 0  # fresh: nothing to recount
     make_job(status="failed", error_message="meanwhile", created_at=at(minutes=1))
     with time_machine.travel(NOW + timedelta(seconds=40), tick=False):
         stale = manager_client.get("/dashboard/")
         manager_client.get("/dashboard/")
-    assert "meanwhile" not in stale.text  # served at once from the cache...
-    assert len(started) == 1  # ...while one refresh, not two, recounts in the background
+        assert "meanwhile" not in stale.text  # served at once from the cache...
+        assert queued(recount) == 1  # ...while one recount, not two, waits for a worker
+        run_queued_tasks()
+        assert "meanwhile" in manager_client.get("/dashboard/").text
+
+
+@pytest.mark.django_db
+def test_the_periodic_recount_keeps_the_dashboard_warm_only_while_someone_watches(
+    manager_client, pipeline_data
+):
+    assert recount_watched.call() is False  # nobody looked: no work
+    manager_client.get("/dashboard/")
+    make_job(status="failed", error_message="while watched", created_at=at(minutes=1))
+    assert recount_watched.call() is True
+    assert "while watched" in manager_client.get("/dashboard/").text

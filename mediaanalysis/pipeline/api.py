@@ -24,11 +24,12 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
-from ninja import Field, NinjaAPI, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import PaginationBase, paginate
 from ninja.security import HttpBearer
 
+from . import events
 from .api_schemas import (
     AnalysisJobCreate,
     AnalysisJobResponse,
@@ -50,6 +51,7 @@ from .api_schemas import (
     UserSessionResponse,
     UserSessionUpdate,
 )
+from .idempotency import DocumentedIdempotencyAPI
 from .models import (
     AnalysisJob,
     AnalysisResult,
@@ -97,7 +99,7 @@ class TokenAuth(HttpBearer):
 
 read_auth, write_auth, admin_auth = TokenAuth(READ), TokenAuth(WRITE), TokenAuth(ADMIN)
 
-api = NinjaAPI(
+api = DocumentedIdempotencyAPI(
     title="Media Analysis API",
     version="1.0",
     description="Pipeline workers write sessions, media files, jobs, progress and results; and read reviews.",
@@ -384,11 +386,12 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
     failed -> pending (a retry, within max_retries); completed is final."""
     with transaction.atomic():
         job = get_alive(AnalysisJob.objects.select_for_update(), pk=job_id)
+        previous = job.status
         try:
             job.change(payload.model_dump(exclude_unset=True), timezone.now())
         except JobTransitionError as refused:
             raise HttpError(409, str(refused)) from None
-        return job
+        return events.job_changed(previous, job)
 
 
 @jobs.delete("/{job_id}", response={204: None, **ERRORS}, auth=write_auth)
@@ -414,7 +417,8 @@ def create_result(request, payload: AnalysisResultCreate):
         get_alive(AnalysisJob.objects, pk=payload.job_id)
         if payload.media_file_id is not None:
             get_alive(MediaFile.objects, pk=payload.media_file_id)
-        return Status(201, AnalysisResult.objects.create(**payload.model_dump()))
+        result = AnalysisResult.objects.create(**payload.model_dump())
+        return Status(201, events.result_created(result))
 
 
 @results.get("/", response={200: list[AnalysisResultResponse], **ERRORS})

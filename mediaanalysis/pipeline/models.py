@@ -634,3 +634,29 @@ class ApiToken(models.Model):
             name=name, scope=scope, prefix=raw[:12], token_hash=cls.hash(raw)
         )
         return token, raw
+
+
+class IdempotencyKey(models.Model):
+    """An API POST's Idempotency-Key, and the first answer to it (pipeline/idempotency.py).
+
+    Written in the same transaction as the POST's own changes, so a key exists exactly when
+    they do; unique per token, so concurrent retries with one key wait for the first.
+    """
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.BinaryField(default=b"")
+    content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "api_idempotency_keys"
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="one_idempotency_key_per_token")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idx_idempotency_created")]
+
+    def __str__(self):
+        return self.key

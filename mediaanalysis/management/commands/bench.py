@@ -40,6 +40,7 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from mediaanalysis import bench_webhooks
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
 from reviews import services
@@ -102,6 +103,14 @@ class Command(BaseCommand):
             help="also run the reviewer cycle (decide + claim next)",
         )
         parser.add_argument("--skip-claims", action="store_true", help="no gunicorn run")
+        parser.add_argument(
+            "--webhooks",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="webhook delivery: throughput of one worker, delay at 1 and 16 reviewers",
+        )
+        parser.add_argument("--deliveries", type=int, default=1000)
+        parser.add_argument("--decisions", type=int, default=400, help="per reviewer count")
         parser.add_argument("--skip-pages", action="store_true", help="only the claims over HTTP")
         parser.add_argument("--json", dest="json_path", help="write the results here as JSON")
 
@@ -118,6 +127,9 @@ class Command(BaseCommand):
         skip_claims,
         skip_pages,
         json_path,
+        webhooks,
+        deliveries,
+        decisions,
         **options,
     ):
         if connection.vendor != "postgresql":
@@ -156,6 +168,9 @@ class Command(BaseCommand):
                     f" double claims: {row['double_claims']}, errors: {len(row['errors'])};"
                     f" CPU ms per claim: {cpu}"
                 )
+        if webhooks:
+            report["webhooks"] = bench_webhooks.run(self.enqueue_fresh, deliveries, decisions)
+            self.print_webhooks(report["webhooks"])
         if json_path:
             Path(json_path).write_text(json.dumps(report, indent=2, default=str))
             self.stdout.write(f"Wrote {json_path}")
@@ -385,6 +400,26 @@ class Command(BaseCommand):
     def print_ratios(self, ratios):
         for name, value in ratios.items():
             self.stdout.write(f"{name:<45} {value}x")
+
+    def print_webhooks(self, rows):
+        put = rows["throughput"]
+        self.stdout.write(
+            f"webhook delivery, one worker: {put['deliveries']:,} in {put['seconds']} s"
+            f" = {put['per_second']}/s"
+        )
+        for row in rows["delay"]:
+            self.stdout.write(
+                f"decision commit -> delivery x{row['reviewers']:>2}, {row['workers']} worker(s): p50 {row['p50_ms']} ms,"
+                f" p95 {row['p95_ms']} ms, max {row['max_ms']} ms"
+                f" ({row['delivered']}/{row['decisions']} delivered,"
+                f" {row['decisions_per_second']} decisions/s)"
+            )
+        cost = rows["decision_cost"]
+        self.stdout.write(
+            f"a decision's event: {cost['webhook_inserts_in_transaction']} INSERT of"
+            f" {cost['statements_in_transaction']} statements in its transaction,"
+            f" {cost['reads_before_transaction']} read(s) before it"
+        )
 
     # Claims over HTTP
 
