@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mediaanalysis', '0003_result_model_confidence_index'),
+        ('mediaanalysis', '0004_idempotency_keys'),
     ]
 
     operations = [
