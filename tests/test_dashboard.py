@@ -339,7 +339,12 @@ def test_stale_figures_are_served_while_one_background_recount_is_queued(
 ):
     manager_client.get("/dashboard/")
     assert queued(recount) == 0  # fresh: nothing to recount
-    make_job(status="failed", error_message="meanwhile", created_at=at(minutes=1))
+    make_job(
+        status="failed",
+        error_message="meanwhile",
+        created_at=at(minutes=1),
+        completed_at=at(minutes=1),
+    )
     with time_machine.travel(NOW + timedelta(seconds=40), tick=False):
         stale = manager_client.get("/dashboard/")
         manager_client.get("/dashboard/")
@@ -355,6 +360,11 @@ def test_the_periodic_recount_keeps_the_dashboard_warm_only_while_someone_watche
 ):
     assert recount_watched.call() is False  # nobody looked: no work
     manager_client.get("/dashboard/")
-    make_job(status="failed", error_message="while watched", created_at=at(minutes=1))
+    make_job(
+        status="failed",
+        error_message="while watched",
+        created_at=at(minutes=1),
+        completed_at=at(minutes=1),
+    )
     assert recount_watched.call() is True
     assert "while watched" in manager_client.get("/dashboard/").text

@@ -121,11 +121,9 @@ def _stamp(model, pks, now) -> None:
 
 
 def _unstamp(model, pks, deleted_at) -> None:
-    roots = list(
-        model.all_objects.filter(pk__in=pks, deleted_at=deleted_at).values_list("pk", flat=True)
-    )
+    """`pks` were deleted at `deleted_at`; they come back with what was deleted with them."""
     restored_at = timezone.now()
-    for rows_model, rows in list(_cascade(model, roots, deleted_at)):
+    for rows_model, rows in list(_cascade(model, pks, deleted_at)):
         rows_model.all_objects.filter(pk__in=rows, deleted_at=deleted_at).update(
             deleted_at=None, updated_at=restored_at
         )
