@@ -93,7 +93,7 @@ def test_the_file_list_shows_sizes_durations_and_dates_as_people_read_them(admin
     assert "1.5\xa0MB" in text and "2 min 05 s" in text
     stamp = timezone.localtime(lecture.created_at).strftime("%Y-%m-%d %H:%M")
     assert f'<td class="field-created_at nowrap">{stamp}</td>' in text
-    assert '<span class="nowrap mono">sess-files</span>' in text
+    assert '<span class="nowrap mono" title="sess-files">sess-files</span>' in text
 
 
 @pytest.fixture

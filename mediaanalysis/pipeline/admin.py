@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 
-from mediaanalysis.templatetags.listing import duration
+from mediaanalysis.templatetags.listing import duration, middle
 
 from .models import AnalysisJob, AnalysisResult, ApiToken, MediaFile, UserSession
 from .pagination import EstimatedCountPaginator
@@ -18,6 +18,9 @@ BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 admin.site.site_header = "Media Analysis Dashboard — administration"
 admin.site.site_title = "Media Analysis admin"
 admin.site.index_title = "Pipeline data, reviews and users"
+# The lists need the width (1440 px holds a jobs or reviews list whole); the breadcrumbs and the
+# index page lead to every table.
+admin.site.enable_nav_sidebar = False
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -118,6 +121,7 @@ class SoftDeleteAdmin(admin.ModelAdmin):
         return [*deleted, with_them] if with_them else deleted, model_count, set(), []
 
     def response_delete(self, request, obj_display, obj_id):
+        response = super().response_delete(request, obj_display, obj_id)
         obj = self.model.all_objects.filter(pk=obj_id).first()
         if obj is not None:
             self.message_user(
@@ -126,7 +130,7 @@ class SoftDeleteAdmin(admin.ModelAdmin):
                 f"{describe_cascade(_deleted_with(obj), self.model)}.",
                 messages.INFO,
             )
-        return super().response_delete(request, obj_display, obj_id)
+        return response
 
     @admin.display(boolean=True, description="deleted", ordering="deleted_at")
     def is_deleted(self, obj):
@@ -195,9 +199,17 @@ def _deleted_with(obj):
     return cascade_counts(type(obj).all_objects.filter(pk=obj.pk), restoring=True)
 
 
-def one_line(value, css="nowrap mono"):
-    """An id or a session id on one line, whole: the admin is where ids are copied from."""
+def one_line(value, css="nowrap"):
+    """A value on one line."""
     return format_html('<span class="{}">{}</span>', css, value)
+
+
+def session_cell(session_id):
+    """A session id on one line, cut in the middle where ids share a prefix; whole on hover,
+    in the search box (exact match) and on the row's page."""
+    return format_html(
+        '<span class="nowrap mono" title="{}">{}</span>', session_id, middle(session_id, 20)
+    )
 
 
 class ResultInline(admin.TabularInline):
@@ -223,11 +235,15 @@ class MediaFileAdmin(SoftDeleteAdmin):
         "size",
         "length",
         "session",
-        "storage_backend",
+        "storage",
         "created_at",
         "is_deleted",
     )
     list_filter = ("media_type", "storage_backend", "created_at")
+
+    @admin.display(description="storage", ordering="storage_backend")
+    def storage(self, obj):
+        return obj.storage_backend
 
     @admin.display(description="size", ordering="file_size")
     def size(self, obj):
@@ -237,11 +253,11 @@ class MediaFileAdmin(SoftDeleteAdmin):
 
     @admin.display(description="duration", ordering="duration_seconds")
     def length(self, obj):
-        return one_line(duration(obj.duration_seconds), "nowrap")
+        return one_line(duration(obj.duration_seconds))
 
     @admin.display(description="session id", ordering="session_id")
     def session(self, obj):
-        return one_line(obj.session_id)
+        return session_cell(obj.session_id)
 
     search_fields = ("=session_id", "original_filename")
     search_help_text = "Exact session id, or part of the original file name."
@@ -283,7 +299,7 @@ class AnalysisJobAdmin(SoftDeleteAdmin):
 
     @admin.display(description="session id", ordering="session_id")
     def session(self, obj):
-        return one_line(obj.session_id)
+        return session_cell(obj.session_id)
 
     @admin.display(description="retries", ordering="retry_count")
     def retries(self, obj):
@@ -292,7 +308,7 @@ class AnalysisJobAdmin(SoftDeleteAdmin):
     @admin.display(description="ran", ordering="completed_at")
     def ran(self, obj):
         """From start to finish, as the jobs list shows it."""
-        return one_line(duration(obj.duration), "nowrap")
+        return one_line(duration(obj.duration))
 
     def has_retry_permission(self, request):
         return request.user.has_perm("mediaanalysis.retry_analysisjob")
@@ -345,8 +361,8 @@ class UserSessionAdmin(SoftDeleteAdmin):
         "started_at",
         "last_activity",
         "state",
-        "request_count",
-        "media_processed_count",
+        "requests",
+        "media_count",
         "is_deleted",
     )
     list_filter = ("last_activity", "started_at")
@@ -356,7 +372,15 @@ class UserSessionAdmin(SoftDeleteAdmin):
 
     @admin.display(description="session id", ordering="session_id")
     def session(self, obj):
-        return one_line(obj.session_id)
+        return session_cell(obj.session_id)
+
+    @admin.display(description="requests", ordering="request_count")
+    def requests(self, obj):
+        return obj.request_count
+
+    @admin.display(description="media", ordering="media_processed_count")
+    def media_count(self, obj):
+        return obj.media_processed_count
 
     @admin.display(description="state", ordering="ended_at")
     def state(self, obj):
