@@ -128,8 +128,7 @@ class HITLReviewAdmin(SoftDeleteAdmin):
     fields = (
         "analysis_result",
         "priority",
-        "state",
-        "status",
+        "state",  # the status as the app reads it: an expired claim is no claim
         "claimed_by",
         "claimed_at",
         "claim_expires_at",
