@@ -52,13 +52,6 @@ def _rate(part, whole):
     return part / whole if whole else None
 
 
-def _change(now_value, before_value):
-    """The relative change from the previous window, or None when there is nothing to compare."""
-    if now_value is None or before_value in (None, 0):
-        return None
-    return (now_value - before_value) / before_value
-
-
 # Which way is better for the business, per figure: "up", "down", or None when a rise or a fall
 # is neither good nor bad in itself (jobs coming in is demand, not performance).
 UP, DOWN = "up", "down"
@@ -218,7 +211,6 @@ def pipeline(scope: Scope, now, start, prev_start) -> dict:
             for status in ProcessingStatus
         ],
         "totals": totals,
-        "created_change": _change(totals["created"], totals["prev_created"]),
         "trends": {
             "created": trend(totals["created"], totals["prev_created"], better=None),
             "completed": trend(totals["completed"], totals["prev_completed"], better=UP),

@@ -152,7 +152,7 @@ def test_pipeline_figures_on_known_data(pipeline_data):
     assert (totals["prev_created"], totals["prev_failed"]) == (2, 1)
     assert pipeline["failure_rate"] == pytest.approx(1 / 5)
     assert pipeline["prev_failure_rate"] == pytest.approx(1 / 2)
-    assert pipeline["created_change"] == pytest.approx((7 - 2) / 2)
+    assert pipeline["trends"]["created"]["amount"] == "+250%"
     durations = {row["job_type"]: row for row in pipeline["durations"]}
     assert durations["transcription"]["n"] == 4
     assert durations["transcription"]["p50"] == pytest.approx(25)
