@@ -2,6 +2,7 @@
 
 import csv
 from datetime import timedelta
+from functools import partial
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from django_htmx.http import (
 )
 
 from mediaanalysis.db import use_replica
+from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.display import (
     contact_sheet_file,
     csv_value,
@@ -38,7 +40,7 @@ from mediaanalysis.pipeline.models import (
     ProcessingStatus,
     UserSession,
 )
-from mediaanalysis.pipeline.pagination import bounded_count, paginate
+from mediaanalysis.pipeline.pagination import bounded_count, count_rows, paginate
 from reviews.filters import ReviewedResultFilter
 from reviews.models import EnqueueBatch, HITLReview, ReviewStatus
 
@@ -52,6 +54,27 @@ def _without_empty(query) -> str:
     return urlencode([(k, v) for k, values in query.lists() for v in values if v != ""])
 
 
+def _search(filterset):
+    """A search's queryset, count, sort note and way to a page's ids. Matches are ranked only
+    when there are at most RANK_LIMIT of them: ranking a million matches to show 25 would read
+    them all. More are shown newest first, which the list's indexes serve (docs/search.md)."""
+    qs, query = filterset.qs, filterset.search
+    counted = count_rows(qs, estimate=False, cap=search.RANK_LIMIT)
+    few = counted[1] and counted[0] <= search.RANK_LIMIT
+    note, page_ids = "", None
+    if filterset.by_relevance() and query.phrases:
+        if few:
+            qs, note = qs.by_relevance(query), "Best matches first."
+        else:
+            note = (
+                f"More than {search.RANK_LIMIT:,} matches, so newest first: narrow the search"
+                " (or add filters) to sort them by relevance."
+            )
+    if not few and filterset.newest_first():
+        page_ids = partial(search.newest_matches, filterset.unsearched(), query)
+    return qs, counted, note, page_ids
+
+
 def _list_page(request, filterset_class, queryset, template, default_sort, extra=None):
     """Validate the query string, filter, paginate, and render the page or just its table."""
     if not request.htmx and "" in (v for _, values in request.GET.lists() for v in values):
@@ -63,7 +86,15 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
     )
     page_form = PageForm(request.GET)
     number, per_page = page_form.values()
-    page = paginate(filterset.qs, number, per_page, filtered=filterset.is_filtered())
+    qs, counted, search_note, page_ids = filterset.qs, None, "", None
+    query = getattr(filterset, "search", None)
+    if query is not None:
+        qs, counted, search_note, page_ids = _search(filterset)
+    page = paginate(
+        qs, number, per_page, filtered=filterset.is_filtered(), counted=counted, page_ids=page_ids
+    )
+    if query is not None:
+        search.find_hits(page.rows, query, using=qs.db)
     context = {
         "filter": filterset,
         "form": filterset.form,
@@ -77,6 +108,8 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
         ),
         "page": page,
         "rows": page.rows,
+        "search": query,
+        "search_note": search_note,
         "per_page_choices": [10, 25, 50, 100],
         "unknown_parameters": filterset.unknown_parameters(),
         **(extra(page, filterset) if callable(extra) else extra or {}),
@@ -118,6 +151,7 @@ def job_list(request):
 def result_list(request):
     latest_review = HITLReview.objects.of_outer_result()
     results = AnalysisResult.objects.for_list().annotate(
+        review_id=Subquery(latest_review.values("id")[:1]),
         review_status=Subquery(latest_review.values("status")[:1]),
         review_decision=Subquery(latest_review.values("approved")[:1]),
     )

@@ -14,6 +14,7 @@ from django.db.models import Q
 from ninja import FilterLookup, FilterSchema, Schema
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from . import search
 from .models import MediaType, ProcessingStatus
 
 INT32 = 2**31 - 1
@@ -101,6 +102,17 @@ SessionId = Annotated[
     Field(min_length=1, max_length=36, description="Session correlation ID"),
     AfterValidator(_no_nul),
     NO_NUL,
+]
+
+
+WebSearchText = Annotated[
+    Text,
+    Field(
+        max_length=search.MAX_QUERY_LENGTH,
+        description="Full-text search of transcripts, summaries, extracted text and segments:"
+        ' words, "exact phrases", -excluded, OR (docs/search.md). A query with no word to look'
+        f" for, or more than {search.MAX_TERMS} words and phrases, finds nothing.",
+    ),
 ]
 
 
@@ -275,12 +287,27 @@ class AnalysisResultUpdate(Body):
 
 
 class ResultFilters(CreatedRange):
+    q: WebSearchText | None = None
     analysis_type: Text | None = Field(None, max_length=50)
     model: Annotated[Text | None, FilterLookup("model_used")] = Field(None, max_length=100)
     job_id: int | None = Field(None, ge=1, le=INT32)
     session_id: Annotated[SessionId | None, FilterLookup("job__session_id")] = None
     confidence_min: Annotated[float | None, FilterLookup("confidence_score__gte")] = Fraction()
     confidence_max: Annotated[float | None, FilterLookup("confidence_score__lte")] = Fraction()
+
+    def filter_q(self, value) -> Q:
+        return Q()  # applied by filter(): how to search depends on the database
+
+    def filter(self, queryset):
+        queryset = super().filter(queryset)
+        if not self.q:
+            return queryset
+        try:
+            return queryset.search(self.q)
+        except search.InvalidSearch:
+            # The schema cannot say which text has a word to look for; such a search finds
+            # nothing, rather than refusing a request the schema allows.
+            return queryset.none()
 
 
 # 4.5 User sessions

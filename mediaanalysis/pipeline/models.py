@@ -17,6 +17,7 @@ from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
 
+from . import search
 from .softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
 
 
@@ -413,6 +414,26 @@ class AnalysisResultQuerySet(SoftDeleteQuerySet):
         """A job's or a file's results, as the short results table of their pages shows them."""
         return self.only("id", "analysis_type", "model_used", "confidence_score", "created_at")
 
+    def search(self, query):
+        """Results that match `query`: web-search syntax (text) or a parsed search.WebSearch.
+        Raises search.InvalidSearch for text that cannot be searched for."""
+        return search.filter_matching(self, query)
+
+    def by_relevance(self, query):
+        """Best match first. Ranks every row: only for a bounded set (docs/search.md)."""
+        return search.order_by_relevance(self, query)
+
+
+class ResultManager(AliveManager.from_queryset(AnalysisResultQuerySet)):
+    def get_queryset(self):
+        # The search document is as big as the texts and only the database reads it.
+        return super().get_queryset().defer("search_vector")
+
+
+class AllResultsManager(models.Manager.from_queryset(AnalysisResultQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().defer("search_vector")
+
 
 class AnalysisResult(SoftDeleteModel):
     """What a model made of a job's media: JSON, text outputs and segments."""
@@ -437,9 +458,16 @@ class AnalysisResult(SoftDeleteModel):
     extracted_text = models.TextField(null=True, blank=True)
     frames_extracted = models.IntegerField(null=True, blank=True)
     segments = models.JSONField(null=True, blank=True, help_text="timestamps of key segments")
+    # Full-text search (docs/search.md): on PostgreSQL a stored tsvector of the texts, with a
+    # GIN index (idx_result_search, made by migration 0005 on PostgreSQL only: an index USING
+    # gin cannot be declared here, as SQLite would be asked to build it too). On SQLite the
+    # column is NULL and the FTS5 table analysis_results_fts does the work.
+    search_vector = search.SearchVectorColumn(
+        expression=search.SearchDocument(), output_field=search.TsVectorField(), db_persist=True
+    )
 
-    objects = AliveManager.from_queryset(AnalysisResultQuerySet)()
-    all_objects = AnalysisResultQuerySet.as_manager()
+    objects = ResultManager()
+    all_objects = AllResultsManager()
 
     class Meta(SoftDeleteModel.Meta):
         db_table = "analysis_results"

@@ -27,6 +27,7 @@ import time
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
@@ -41,6 +42,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from mediaanalysis import bench_webhooks
+from mediaanalysis.management import vocabulary
+from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
 from reviews import services
@@ -112,6 +115,14 @@ class Command(BaseCommand):
         parser.add_argument("--deliveries", type=int, default=1000)
         parser.add_argument("--decisions", type=int, default=400, help="per reviewer count")
         parser.add_argument("--skip-pages", action="store_true", help="only the claims over HTTP")
+        parser.add_argument(
+            "--only",
+            choices=["pages", "search", "claims", "webhooks"],
+            help="run only this part: the pages, the full-text search rows, the claims or the webhooks",
+        )
+        parser.add_argument(
+            "--write-rows", type=int, default=2000, help="results inserted to measure write cost"
+        )
         parser.add_argument("--json", dest="json_path", help="write the results here as JSON")
 
     def handle(
@@ -126,6 +137,8 @@ class Command(BaseCommand):
         cycle,
         skip_claims,
         skip_pages,
+        only,
+        write_rows,
         json_path,
         webhooks,
         deliveries,
@@ -146,6 +159,12 @@ class Command(BaseCommand):
                 "DEBUG is on: templates are parsed on every request. `make bench` runs with DEBUG=false."
             )
         report = {"machine": self.machine(), "sizes": self.sizes(), "pages": [], "claims": []}
+        if only:
+            skip_pages, skip_claims = only != "pages", only != "claims"
+            webhooks = webhooks and only == "webhooks"
+        if only in (None, "search"):
+            with override_settings(ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]):
+                report["search"] = self.search(write_rows)
         if not skip_pages:
             with override_settings(ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]):
                 for row in self.pages():
@@ -421,6 +440,170 @@ class Command(BaseCommand):
             f" {cost['reads_before_transaction']} read(s) before it"
         )
 
+    # Full-text search (docs/search.md)
+
+    def search(self, write_rows):
+        """Search rows at page 1 and 200, the index's size, the write cost, the slowest plan."""
+        manager = self.users[MANAGERS]
+        model = AnalysisResult.objects.order_by("-id").values_list("model_used", flat=True)[0]
+        rare = self.rare_word()
+        queries = [
+            ("rare word", rare, {}),
+            ("common word", "the", {}),
+            ("phrase", f'"{vocabulary.PHRASES[1]}"', {}),
+            ("common word + filter", "the", {"model_used": model}),
+        ]
+        # The same run's floor and the results list without a search, to read the rows against.
+        request_log = logging.getLogger("django.request")
+        level, _ = request_log.level, request_log.setLevel(logging.ERROR)
+        baseline = [
+            self.measure("a missing job (404 page)", manager, "/jobs/0/", codes=(404,)),
+            self.measure("results list, first page (no search)", manager, "/results/"),
+        ]
+        request_log.setLevel(level)
+        for row in baseline:
+            self.print_row(row)
+        rows = []
+        for label, q, filters in queries:
+            matches = AnalysisResult.objects.search(q).filter(**filters).count()
+            for page in (1, 200):
+                params = {"q": q, "page": page} | ({"model": model} if filters else {})
+                url = "/results/?" + urlencode(params)
+                row = self.measure(f"search: {label}, page {page}", manager, url)
+                row["matches"] = matches
+                rows.append(row)
+                self.print_row(row)
+        slowest = max(rows, key=lambda r: r["median_ms"])
+        report = {
+            "baseline": baseline,
+            "rows": rows,
+            "sizes": self.search_sizes(),
+            "write_cost": self.write_cost(write_rows),
+            "slowest": {"page": slowest["page"], "url": slowest["url"]},
+            "plan": self.slowest_plan(slowest),
+        }
+        sizes, cost = report["sizes"], report["write_cost"]
+        self.stdout.write(
+            f"search index {sizes['index_mb']} MB; table {sizes['table_mb']} MB"
+            f" ({sizes['index_over_table']} of it)"
+        )
+        for way in ("single", "bulk"):
+            self.stdout.write(
+                f"insert ({way}): {cost[way]['with_us_per_row']} us/row with the search column"
+                f" and its index, {cost[way]['without_us_per_row']} without"
+                f" (+{cost[way]['added_us_per_row']} us, x{cost[way]['ratio']})"
+            )
+        self.stdout.write(f"slowest search row: {slowest['page']}\n{report['plan']}")
+        return report
+
+    def rare_word(self) -> str:
+        """The rarest word of the vocabulary's last 200 (the long tail) that some result holds."""
+        counts = {word: search_bound(word) for word in vocabulary.WORDS[-200:]}
+        held = {word: count for word, count in counts.items() if count}
+        return min(held, key=held.get) if held else vocabulary.WORDS[-1]
+
+    def search_sizes(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT pg_relation_size('idx_result_search'), pg_table_size('analysis_results'),
+                          pg_total_relation_size('analysis_results'),
+                          (SELECT avg(pg_column_size(search_vector)) FROM
+                             (SELECT search_vector FROM analysis_results TABLESAMPLE SYSTEM (1)) s)"""
+            )
+            index, table, total, column = cursor.fetchone()
+        mb = 1024 * 1024
+        return {
+            "index_mb": round(index / mb, 1),
+            "table_mb": round(table / mb, 1),
+            "table_with_indexes_mb": round(total / mb, 1),
+            "index_over_table": round(index / table, 2),
+            "search_vector_avg_bytes": round(float(column or 0)),
+        }
+
+    def write_cost(self, rows):
+        """What the search column and its index add to writing a result. Two scratch copies of
+        analysis_results with its indexes: one with the generated column and its GIN index,
+        one where the column is plain (NULL) and has no index. The same `rows` results (with
+        texts) go into each, one INSERT at a time as the API writes them, and in one
+        INSERT ... SELECT (the database's own cost, without the round trips); the two tables
+        take turns, three rounds, and the median round counts. Microseconds per row."""
+        columns = (
+            "job_id, media_file_id, analysis_type, model_used, result_data, confidence_score,"
+            " transcript, summary, extracted_text, frames_extracted, segments, created_at, updated_at"
+        )
+        names = ("without", "with")
+        single, bulk = {n: [] for n in names}, {n: [] for n in names}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM analysis_results WHERE transcript IS NOT NULL"
+                " OR extracted_text IS NOT NULL ORDER BY id DESC LIMIT %s",
+                [rows],
+            )
+            ids = [pk for (pk,) in cursor.fetchall()]
+            cursor.execute(f"SELECT {columns} FROM analysis_results WHERE id = ANY(%s)", [ids])
+            sample = cursor.fetchall()
+            for name in names:
+                generated = "INCLUDING" if name == "with" else "EXCLUDING"
+                cursor.execute(f"DROP TABLE IF EXISTS bench_write_{name}")
+                cursor.execute(
+                    f"CREATE UNLOGGED TABLE bench_write_{name} (LIKE analysis_results"
+                    f" INCLUDING ALL {generated} GENERATED)"
+                )
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'bench_write_without'"
+                " AND indexdef LIKE '%%gin (search_vector)%%'"
+            )
+            for (index,) in cursor.fetchall():
+                cursor.execute(f'DROP INDEX "{index}"')
+            insert = f"INSERT INTO bench_write_{{}} ({columns}) VALUES ({', '.join(['%s'] * 13)})"
+            for _ in range(3):
+                for name in names:
+                    cursor.execute(f"TRUNCATE bench_write_{name}")
+                    started = time.perf_counter()
+                    for values in sample:  # JSON comes back as text: fine to insert again
+                        cursor.execute(insert.format(name), values)
+                    single[name].append(time.perf_counter() - started)
+                    cursor.execute(f"TRUNCATE bench_write_{name}")
+                    started = time.perf_counter()
+                    cursor.execute(
+                        f"INSERT INTO bench_write_{name} ({columns}) SELECT {columns}"
+                        " FROM analysis_results WHERE id = ANY(%s)",
+                        [ids],
+                    )
+                    bulk[name].append(time.perf_counter() - started)
+            for name in names:
+                cursor.execute(f"DROP TABLE bench_write_{name}")
+
+        def per_row(timings):
+            return round(statistics.median(timings) / max(len(sample), 1) * 1e6, 1)
+
+        report = {"rows": len(sample)}
+        for way, timings in (("single", single), ("bulk", bulk)):
+            with_, without = per_row(timings["with"]), per_row(timings["without"])
+            report[way] = {
+                "with_us_per_row": with_,
+                "without_us_per_row": without,
+                "added_us_per_row": round(with_ - without, 1),
+                "ratio": round(with_ / without, 2) if without else None,
+            }
+        return report
+
+    def slowest_plan(self, row) -> str:
+        """EXPLAIN ANALYZE of each statement the slowest row's page runs (but the sign-in's)."""
+        client = Client()
+        client.force_login(self.users[MANAGERS])
+        recorder = QueryRecorder()
+        with connection.execute_wrapper(recorder):
+            self.expect_ok(client.get(row["url"]), row["page"])
+        plans = []
+        with connection.cursor() as cursor:
+            for sql, params, _many, _ in recorder.queries:
+                if "analysis_results" not in sql:
+                    continue
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                plans.append("\n".join(line for (line,) in cursor.fetchall()))
+        return "\n\n".join(plans)
+
     # Claims over HTTP
 
     def enqueue_fresh(self, count):
@@ -605,6 +788,11 @@ class Command(BaseCommand):
                 f"{settings.SESSION_COOKIE_NAME}={session.session_key}; csrftoken={csrf}"
             )
         return cookies
+
+
+def search_bound(q) -> int:
+    """How many live results match (counted up to RANK_LIMIT + 1, as the page counts)."""
+    return AnalysisResult.objects.search(q).values("pk")[: search.RANK_LIMIT + 1].count()
 
 
 def free_port() -> int:
