@@ -71,7 +71,7 @@ def test_a_manager_filters_jobs_pages_forward_and_going_back_restores_the_filter
     assert set(badges) == {"Pending", "Failed"}
 
     page.get_by_role("link", name="Next ›").click()
-    page.wait_for_url(re.compile(r"page=2"))
+    page.wait_for_url(re.compile(r"[?&]page=2"))
     expect(page.locator("#total")).to_contain_text("Rows 26–30 of 30 jobs")
     assert shown_ids(page) == newest_first(wanted)[25:]
 
