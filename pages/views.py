@@ -1,6 +1,7 @@
 """Pages to browse the pipeline's data: lists with filters, details, CSV exports."""
 
 import csv
+import mimetypes
 from datetime import timedelta
 from functools import partial
 from urllib.parse import urlencode
@@ -9,14 +10,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db.models import Subquery
-from django.http import FileResponse, Http404, QueryDict, StreamingHttpResponse
+from django.http import Http404, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import (
     HttpResponseClientRedirect,
@@ -32,7 +33,13 @@ from mediaanalysis.pipeline.display import (
     place_segments,
     pretty_json,
 )
-from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, SessionFilter
+from mediaanalysis.pipeline.filters import (
+    FileFilter,
+    JobFilter,
+    MediaForm,
+    PageForm,
+    SessionFilter,
+)
 from mediaanalysis.pipeline.models import (
     AnalysisJob,
     AnalysisResult,
@@ -41,6 +48,9 @@ from mediaanalysis.pipeline.models import (
     UserSession,
 )
 from mediaanalysis.pipeline.pagination import bounded_count, count_rows, paginate
+from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
+from mediaanalysis.pipeline.serving import content_type_for, media_response, safe_filename
+from mediaanalysis.pipeline.storage import locate
 from reviews.filters import ReviewedResultFilter
 from reviews.models import EnqueueBatch, HITLReview, ReviewStatus
 
@@ -389,14 +399,48 @@ def file_detail(request, pk):
     )
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD"])
 @permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def contact_sheet(request, pk):
-    media = get_object_or_404(MediaFile.objects.only("id", "contact_sheet_path"), pk=pk)
-    path = contact_sheet_file(media)
-    if path is None:
+    media = get_object_or_404(
+        MediaFile.objects.only("id", "storage_backend", "contact_sheet_path"), pk=pk
+    )
+    location = contact_sheet_file(media)
+    if location is None:
         raise Http404("This file has no contact sheet that can be served.")
-    return FileResponse(path.open("rb"))
+    return media_response(
+        request,
+        location,
+        content_type=mimetypes.guess_type(location.key)[0],
+        inline=True,
+        filename=safe_filename(location.key, f"contact-sheet-{media.pk}"),
+        download=False,
+    )
+
+
+@require_http_methods(["GET", "HEAD"])
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
+def file_media(request, pk):
+    """The file's media: local bytes with Range, or a redirect to a presigned URL."""
+    media = get_object_or_404(MediaFile.objects.for_media(), pk=pk)
+    location = locate(media)
+    content_type, inline = content_type_for(media.mime_type, location.key)
+    return media_response(
+        request,
+        location,
+        content_type=content_type,
+        inline=inline,
+        filename=safe_filename(media.original_filename, f"media-{media.pk}"),
+        download=MediaForm(request.GET).wants_download(),
+    )
+
+
+@require_GET
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
+def file_peaks(request, pk):
+    """The waveform peaks of the file's audio, as JSON for wavesurfer.js (peaks.py)."""
+    media = get_object_or_404(MediaFile.objects.for_media(), pk=pk)
+    return peaks_response(request, peaks_for(media))
 
 
 @require_GET

@@ -37,6 +37,20 @@ class PageForm(forms.Form):
         return page or 1, per_page or default_per_page
 
 
+class MediaForm(forms.Form):
+    """`download=1` asks for the media as an attachment."""
+
+    download = forms.TypedChoiceField(
+        choices=[("1", "yes"), ("0", "no"), ("true", "yes"), ("false", "no")],
+        coerce=lambda value: value in ("1", "true"),
+        empty_value=False,
+        required=False,
+    )
+
+    def wants_download(self) -> bool:
+        return self.is_valid() and self.cleaned_data["download"]
+
+
 class SuggestInput(forms.TextInput):
     """A search box that offers the values its column takes, from a <datalist>."""
 

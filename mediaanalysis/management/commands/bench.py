@@ -37,14 +37,22 @@ from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Count, F, Q
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import override_settings
 from django.utils import timezone
 
 from mediaanalysis import bench_webhooks
 from mediaanalysis.management import vocabulary
 from mediaanalysis.pipeline import search
-from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
+from mediaanalysis.pipeline.decoding import make_test_audio
+from mediaanalysis.pipeline.models import (
+    AnalysisJob,
+    AnalysisResult,
+    MediaFile,
+    MediaPeaks,
+    UserSession,
+)
+from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
 from reviews import services
 from reviews.models import HELD, OPEN, HITLReview, ReviewEvent
@@ -117,11 +125,23 @@ class Command(BaseCommand):
         parser.add_argument("--skip-pages", action="store_true", help="only the claims over HTTP")
         parser.add_argument(
             "--only",
-            choices=["pages", "search", "claims", "webhooks"],
-            help="run only this part: the pages, the full-text search rows, the claims or the webhooks",
+            choices=["pages", "search", "claims", "webhooks", "media"],
+            help="run only this part: the pages, the full-text search rows, the claims, the webhooks or the media",
         )
         parser.add_argument(
             "--write-rows", type=int, default=2000, help="results inserted to measure write cost"
+        )
+        parser.add_argument(
+            "--skip-media", action="store_true", help="no media Range or waveform peaks rows"
+        )
+        parser.add_argument(
+            "--media-mb", type=int, default=256, help="size of the file served in 1 MB ranges"
+        )
+        parser.add_argument(
+            "--audio-minutes",
+            type=int,
+            default=60,
+            help="length of the audio whose peaks are timed",
         )
         parser.add_argument("--json", dest="json_path", help="write the results here as JSON")
 
@@ -139,6 +159,9 @@ class Command(BaseCommand):
         skip_pages,
         only,
         write_rows,
+        skip_media,
+        media_mb,
+        audio_minutes,
         json_path,
         webhooks,
         deliveries,
@@ -161,6 +184,7 @@ class Command(BaseCommand):
         report = {"machine": self.machine(), "sizes": self.sizes(), "pages": [], "claims": []}
         if only:
             skip_pages, skip_claims = only != "pages", only != "claims"
+            skip_media = only != "media"
             webhooks = webhooks and only == "webhooks"
         if only in (None, "search"):
             with override_settings(ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]):
@@ -172,6 +196,8 @@ class Command(BaseCommand):
                     self.print_row(row)
             report["ratios"] = self.ratios(report["pages"])
             self.print_ratios(report["ratios"])
+        if not skip_media:
+            report["media"] = self.media(media_mb, audio_minutes)
         if not skip_claims:
             levels = [int(n) for n in concurrency.split(",") if n.strip()]
             runs = [(level, False, None) for level in levels] if plain else []
@@ -419,6 +445,198 @@ class Command(BaseCommand):
     def print_ratios(self, ratios):
         for name, value in ratios.items():
             self.stdout.write(f"{name:<45} {value}x")
+
+    # Media
+
+    def media(self, media_mb, audio_minutes):
+        rows = {"ranges": [], "peaks": None}
+        for clients in (1, 4):
+            row = self.media_ranges(media_mb, clients)
+            rows["ranges"].append(row)
+            self.stdout.write(
+                f"media ranges, 1 MB x {row['requests']:,}, {clients} client(s): app"
+                f" {row['app_mb_per_s']} MB/s, whitenoise {row['whitenoise_mb_per_s']} MB/s,"
+                f" app / whitenoise {row['ratio']}; a one-byte range: app"
+                f" {row['one_byte_median_ms']['app']} ms, whitenoise"
+                f" {row['one_byte_median_ms']['whitenoise']} ms; gunicorn's peak RSS"
+                f" {row['gunicorn_rss_mb']} MB"
+            )
+        rows["peaks"] = self.media_peaks(audio_minutes)
+        peaks = rows["peaks"]
+        self.stdout.write(
+            f"peaks of {audio_minutes} min of audio: computed in {peaks['compute_s']} s"
+            f" ({peaks['compute_cpu_s']} s of CPU)"
+            f" ({peaks['length']} peaks, {peaks['gzip_kb']} KB gzipped); served: median"
+            f" {peaks['serve']['median_ms']} ms, p95 {peaks['serve']['p95_ms']} ms,"
+            f" {peaks['serve']['queries']} queries (the peaks' own part"
+            f" {peaks['peaks_only_median_ms']} ms; a signed-in 404 page {peaks['floor_median_ms']} ms)"
+        )
+        return rows
+
+    def media_ranges(self, media_mb, clients):
+        """The same file in 1 MB Range requests through GET /files/<id>/media/ (signed in,
+        authorized) and from whitenoise (STATIC_ROOT), over HTTP against gunicorn."""
+        size = media_mb * 2**20
+        name = "bench-media.bin"
+        media_path = Path(settings.MEDIA_ROOT) / "bench" / name
+        static_path = BASE_DIR / "staticfiles" / name
+        for path in (media_path, static_path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as f:
+                for _ in range(media_mb):
+                    f.write(os.urandom(2**20))
+        media = MediaFile.objects.create(
+            session_id="bench-media",
+            original_filename=name,
+            media_type="video",
+            mime_type="video/webm",
+            storage_backend="local",
+            storage_path=f"bench/{name}",
+            file_size=size,
+        )
+        cookie = self.http_reviewers(1)[0]
+        port = free_port()
+        try:
+            with gunicorn(port) as server:
+                timings, overhead = {}, {}
+                for label, url, headers in (
+                    ("whitenoise", f"/static/{name}", {}),
+                    ("app", f"/files/{media.pk}/media/", {"Cookie": cookie}),
+                ):
+                    self.range_sweep(port, url, headers, 2**20, size, clients)  # warm-up
+                    started = time.perf_counter()
+                    requests = self.range_sweep(port, url, headers, 2**20, size, clients, laps=2)
+                    timings[label] = time.perf_counter() - started
+                    # What a request costs before its bytes: one-byte ranges, one client.
+                    overhead[label] = self.one_byte_latency(port, url, headers)
+                rss = self.peak_rss_mb(server.pid)
+        finally:
+            MediaFile.all_objects.filter(pk=media.pk).delete()
+            media_path.unlink()
+            static_path.unlink()
+        mb = 2 * media_mb * clients
+        app, static = mb / timings["app"], mb / timings["whitenoise"]
+        return {
+            "clients": clients,
+            "file_mb": media_mb,
+            "requests": requests,
+            "app_mb_per_s": round(app, 1),
+            "whitenoise_mb_per_s": round(static, 1),
+            "ratio": round(app / static, 2),
+            "one_byte_median_ms": {label: ms(value) for label, value in overhead.items()},
+            "gunicorn_rss_mb": rss,
+        }
+
+    @staticmethod
+    def one_byte_latency(port, url, headers, runs=200):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        timings = []
+        try:
+            for _ in range(runs):
+                started = time.perf_counter()
+                conn.request("GET", url, headers={**headers, "Range": "bytes=0-0"})
+                response = conn.getresponse()
+                response.read()
+                timings.append(time.perf_counter() - started)
+        finally:
+            conn.close()
+        return statistics.median(timings)
+
+    @staticmethod
+    def range_sweep(port, url, headers, chunk, size, clients, laps=1):
+        """Each client reads the whole file in `chunk` ranges, `laps` times; checks each answer."""
+        errors, counts = [], [0] * clients
+
+        def work(index):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                for _ in range(laps):
+                    for first in range(0, size, chunk):
+                        last = min(size, first + chunk) - 1
+                        conn.request(
+                            "GET", url, headers={**headers, "Range": f"bytes={first}-{last}"}
+                        )
+                        response = conn.getresponse()
+                        body = response.read()
+                        if response.status != 206 or len(body) != last - first + 1:
+                            errors.append((url, response.status, len(body)))
+                            return
+                        counts[index] += 1
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise CommandError(f"media ranges: {errors[:3]}")
+        return sum(counts)
+
+    @staticmethod
+    def peak_rss_mb(server_pid) -> dict:
+        """The peak resident memory (VmHWM) of each gunicorn worker, in MB."""
+        peaks = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            if f"\nPPid:\t{server_pid}\n" in text:
+                line = next(x for x in text.splitlines() if x.startswith("VmHWM"))
+                peaks.append(round(int(line.split()[1]) / 1024, 1))
+        return max(peaks) if peaks else None
+
+    def media_peaks(self, minutes):
+        """A long audio's peaks: computed once (timed), then served from media_peaks."""
+        path = Path(settings.MEDIA_ROOT) / "bench" / f"bench-{minutes}-min.ogg"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            make_test_audio(path, minutes)  # not timed
+        media = MediaFile.objects.create(
+            session_id="bench-media",
+            original_filename=path.name,
+            media_type="audio",
+            mime_type="audio/ogg",
+            storage_backend="local",
+            storage_path=f"bench/{path.name}",
+            duration_seconds=minutes * 60,
+        )
+        try:
+            started, cpu = time.perf_counter(), time.process_time()
+            answer = peaks_for(media, background=False)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            if answer.status != 200:
+                raise CommandError(f"peaks: {answer.status} {answer.message}")
+            row = MediaPeaks.objects.get(media_file=media)
+            reviewer = self.users[REVIEWERS]
+            serve = self.measure("peaks, stored", reviewer, f"/files/{media.pk}/peaks/")
+            # The same minus Django's request cycle: what the peaks themselves cost.
+            request = RequestFactory().get("/", HTTP_ACCEPT_ENCODING="gzip")
+            own = []
+            for _ in range(self.runs):
+                started = time.perf_counter()
+                peaks_response(request, peaks_for(media))
+                own.append(time.perf_counter() - started)
+            log = logging.getLogger("django.request")
+            level, _ = log.level, log.setLevel(logging.ERROR)
+            floor = self.measure("a missing job (404 page)", reviewer, "/jobs/0/", codes=(404,))
+            log.setLevel(level)
+        finally:
+            MediaFile.all_objects.filter(pk=media.pk).delete()
+        return {
+            "audio_minutes": minutes,
+            "compute_s": round(seconds, 2),
+            # CPU time: what the computation costs on a core of its own, however busy the
+            # machine is with other work.
+            "compute_cpu_s": round(cpu, 2),
+            "length": row.length,
+            "gzip_kb": round(len(row.payload) / 1024, 1),
+            "serve": serve,
+            "peaks_only_median_ms": ms(statistics.median(own)),
+            "floor_median_ms": floor["median_ms"],
+        }
 
     def print_webhooks(self, rows):
         put = rows["throughput"]

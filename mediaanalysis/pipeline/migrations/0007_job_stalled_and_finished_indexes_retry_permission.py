@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mediaanalysis', '0005_result_search'),
+        ('mediaanalysis', '0006_media_peaks'),
     ]
 
     operations = [
