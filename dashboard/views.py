@@ -19,7 +19,7 @@ from mediaanalysis.db import use_replica
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult
 from mediaanalysis.pipeline.queries import distinct_values
 
-from .charts import Series, bar_chart, calibration_chart, hbar_chart
+from .charts import Series, bar_chart, calibration_chart, hbar_chart, sparkline
 from .stats import WINDOWS, Scope, figures
 
 # Someone looked at the dashboard lately: the periodic recount keeps its default view warm.
@@ -118,15 +118,17 @@ def compute(scope: Scope) -> dict:
 
 
 def _links(scope: Scope, data) -> dict:
-    """Where each figure leads: the list page filtered to the rows behind it."""
+    """Where each figure leads: the list page filtered to the rows behind it, in the same
+    window (jobs by when they were created or finished, results by when they were reviewed)."""
     since = _minute(data["start"])
     job_type = scope.job_type
     pipeline = data["pipeline"]
     return {
         "created": _url("job-list", created_after=since, job_type=job_type),
-        "failed": _url("job-list", status="failed", created_after=since, job_type=job_type),
-        "completed": _url("job-list", status="completed", created_after=since, job_type=job_type),
+        "failed": _url("job-list", status="failed", finished_after=since, job_type=job_type),
+        "completed": _url("job-list", status="completed", finished_after=since, job_type=job_type),
         "oldest_pending": _url("job-list", status="pending", sort="created", job_type=job_type),
+        "stalled": _url("job-list", stalled="true", job_type=job_type),
         "queue": reverse("review-queue"),
         "status_rows": [
             {
@@ -141,7 +143,7 @@ def _links(scope: Scope, data) -> dict:
             {
                 **row,
                 "url": _url(
-                    "job-list", status="completed", job_type=row["job_type"], created_after=since
+                    "job-list", status="completed", job_type=row["job_type"], finished_after=since
                 ),
             }
             for row in pipeline["durations"]
@@ -153,7 +155,7 @@ def _links(scope: Scope, data) -> dict:
                     "job-list",
                     status="failed",
                     error=row["error_message"][:200],
-                    created_after=since,
+                    finished_after=since,
                     job_type=job_type,
                 ),
             }
@@ -166,7 +168,14 @@ def _links(scope: Scope, data) -> dict:
                     "result-list",
                     model=row["model"],
                     analysis_type=row["analysis_type"],
+                    reviewed_after=since,
+                ),
+                "approved_url": _url(
+                    "result-list",
+                    model=row["model"],
+                    analysis_type=row["analysis_type"],
                     review_state="approved",
+                    reviewed_after=since,
                 ),
             }
             for row in data["models"]["approval"]
@@ -176,17 +185,17 @@ def _links(scope: Scope, data) -> dict:
 
 def _charts(scope: Scope, data) -> dict:
     pipeline, models = data["pipeline"], data["models"]
+    since = _minute(data["start"])
     step = timedelta(hours=1) if scope.step == "hour" else timedelta(days=1)
     label = "%H:%M" if scope.step == "hour" else "%b %d"
     buckets = [row["bucket"] for row in pipeline["series"]]
     labels = [timezone.localtime(b).strftime(label) for b in buckets]
 
-    def bucket_links(**params):
+    def bucket_links(field, **params):
         return [
             _url(
                 "job-list",
-                created_after=_minute(b),
-                created_before=_minute(b + step),
+                **{f"{field}_after": _minute(b), f"{field}_before": _minute(b + step)},
                 job_type=scope.job_type,
                 **params,
             )
@@ -196,18 +205,21 @@ def _charts(scope: Scope, data) -> dict:
     throughput = bar_chart(
         labels,
         [
-            Series("created", [r["created"] for r in pipeline["series"]], bucket_links()),
+            Series("created", [r["created"] for r in pipeline["series"]], bucket_links("created")),
             Series(
                 "completed",
                 [r["completed"] for r in pipeline["series"]],
-                bucket_links(status="completed"),
+                bucket_links("finished", status="completed"),
             ),
             Series(
-                "failed", [r["failed"] for r in pipeline["series"]], bucket_links(status="failed")
+                "failed",
+                [r["failed"] for r in pipeline["series"]],
+                bucket_links("finished", status="failed"),
             ),
         ],
-        title=f"Jobs created per {scope.step}, and how many of them completed and failed",
-        x_label=f"created ({scope.step})",
+        title=f"Jobs created per {scope.step}, and jobs completed and failed per {scope.step} "
+        "by when they finished",
+        x_label=f"{scope.step} (created, or finished)",
         y_label="jobs",
     )
     status = hbar_chart(
@@ -220,7 +232,7 @@ def _charts(scope: Scope, data) -> dict:
     )
     calibration = []
     for row in models["calibration"]:
-        buckets = [
+        buckets_ = [
             {
                 **b,
                 "url": _url(
@@ -229,9 +241,31 @@ def _charts(scope: Scope, data) -> dict:
                     confidence_min=f"{b['low']:.1f}",
                     confidence_max=f"{b['high']:.1f}",
                     review_state="approved",
+                    reviewed_after=since,
                 ),
             }
             for b in row["buckets"]
         ]
-        calibration.append({**row, "chart": calibration_chart(row["model"], buckets)})
-    return {"throughput": throughput, "status": status, "calibration": calibration}
+        calibration.append(
+            {
+                **row,
+                "chart": calibration_chart(row["model"], buckets_, models["min_calibration_n"]),
+            }
+        )
+    reviewer_buckets = data["reviewers"]["buckets"]
+    per = "%H:%M" if scope.step == "hour" else "%a %b %d"
+    step_labels = [timezone.localtime(b).strftime(per) for b in reviewer_buckets]
+    sparklines = {
+        person["reviewed_by__username"]: sparkline(
+            person["per_step"],
+            step_labels,
+            title=f"Decisions by {person['reviewed_by__username']} per {scope.step}",
+        )
+        for person in data["reviewers"]["people"]
+    }
+    return {
+        "throughput": throughput,
+        "status": status,
+        "calibration": calibration,
+        "sparklines": sparklines,
+    }

@@ -22,6 +22,7 @@ ROLE_PERMISSIONS = {
         "reviews.view_reviewevent",
         "reviews.enqueue_hitlreview",
         "mediaanalysis.view_dashboard",
+        "mediaanalysis.retry_analysisjob",
     ],
 }
 

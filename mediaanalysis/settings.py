@@ -228,6 +228,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# ISO dates and a 24-hour clock wherever Django formats a date itself (the admin's lists).
+FORMAT_MODULE_PATH = ["mediaanalysis.formats"]
 
 STATIC_URL = "static/"
 # Development serves static files from the finders; production from collectstatic's output.
@@ -329,6 +331,12 @@ AXES_VERBOSE = False
 API_TOKEN_FAILURE_LIMIT = env_number("API_TOKEN_FAILURE_LIMIT", 20)
 API_TOKEN_COOLOFF = env_number("API_TOKEN_COOLOFF", 300)
 
+# A processing job with no update for this many seconds is shown as stalled.
+JOB_STALLED_AFTER = env_number("JOB_STALLED_AFTER", 900)
+# A pipeline user's session counts as active while not ended and seen within this many seconds.
+SESSION_ACTIVE_WITHIN = env_number("SESSION_ACTIVE_WITHIN", 1800)
+# How long a manager may undo a bulk "send to review".
+ENQUEUE_UNDO_SECONDS = env_number("ENQUEUE_UNDO_SECONDS", 600)
 # How stale the dashboard's figures may be.
 DASHBOARD_CACHE_SECONDS = env_number("DASHBOARD_CACHE_SECONDS", 60)
 

@@ -6,7 +6,13 @@ import django_filters
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from mediaanalysis.pipeline.filters import ResultFilter, SearchFilter, text_filter
+from mediaanalysis.pipeline.filters import (
+    DateOrDateTimeField,
+    ResultFilter,
+    SearchFilter,
+    range_bound,
+    text_filter,
+)
 from mediaanalysis.pipeline.models import AnalysisResult
 
 from .models import Decision, HITLReview, ReviewStatus
@@ -34,15 +40,43 @@ class ReviewState:
     }
 
 
+class DateBoundFilter(django_filters.Filter):
+    """A date or datetime bound that the FilterSet's method applies."""
+
+    field_class = DateOrDateTimeField
+
+
 class ReviewedResultFilter(ResultFilter):
     """The results list's filters, with the state of each result's latest review."""
 
     review_state = django_filters.ChoiceFilter(
         choices=ReviewState.CHOICES, empty_label="any", method="filter_review_state", label="Review"
     )
+    # When a review was decided (the dashboard's window); with a review state, the latest
+    # decision's time.
+    reviewed_after = DateBoundFilter(method="filter_reviewed", label="Reviewed from")
+    reviewed_before = DateBoundFilter(method="filter_reviewed", label="Reviewed to")
 
     class Meta(ResultFilter.Meta):
         pass
+
+    def _reviewed_window(self) -> Q:
+        data = self.form.cleaned_data
+        window = Q()
+        if (after := range_bound(data.get("reviewed_after"), before=False)) is not None:
+            window &= Q(reviewed_at__gte=after)
+        if (before := range_bound(data.get("reviewed_before"), before=True)) is not None:
+            window &= Q(reviewed_at__lt=before)
+        return window
+
+    def filter_reviewed(self, qs, name, value):
+        """Results with a decision in the window; both bounds apply to the same review."""
+        if name == "reviewed_before" and self.form.cleaned_data.get("reviewed_after"):
+            return qs  # applied with reviewed_after
+        if self.form.cleaned_data.get("review_state") in ReviewState.DECISION:
+            return qs  # the window applies to the review state's decision
+        decided = HITLReview.objects.of_outer_result().filter(status=ReviewStatus.COMPLETED)
+        return qs.filter(Exists(decided.filter(self._reviewed_window())))
 
     def filter_review_state(self, qs, name, value):
         reviews = HITLReview.objects.of_outer_result()
@@ -58,7 +92,9 @@ class ReviewedResultFilter(ResultFilter):
             analysis_result=OuterRef("analysis_result"),
         )
         decided = reviews.filter(
-            status=ReviewStatus.COMPLETED, approved=ReviewState.DECISION[value]
+            self._reviewed_window(),
+            status=ReviewStatus.COMPLETED,
+            approved=ReviewState.DECISION[value],
         )
         return qs.filter(Exists(decided.filter(~Exists(newer))))
 

@@ -49,6 +49,8 @@ class EnqueueForm(forms.Form):
     )
     priority = forms.IntegerField(min_value=-1000, max_value=1000, required=False)
     query = forms.CharField(required=False, max_length=4000)
+    # A whole filter is sent only once its count has been shown and confirmed.
+    confirm = forms.BooleanField(required=False)
 
     def clean(self):
         cleaned = super().clean()

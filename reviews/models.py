@@ -278,6 +278,8 @@ class ReviewEvent(models.Model):
         FORCE_RELEASED = "force_released", "Force-released by an admin"
         REASSIGNED = "reassigned"
         REOPENED = "reopened"
+        WITHDRAWN = "withdrawn", "Withdrawn (the send to review was undone)"
+        PRIORITY_CHANGED = "priority_changed", "Priority changed"
 
     review = models.ForeignKey(HITLReview, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind)
@@ -286,6 +288,10 @@ class ReviewEvent(models.Model):
     )
     at = models.DateTimeField(default=timezone.now)
     details = models.JSONField(default=dict, blank=True, decoder=StoredJSONDecoder)
+    # The bulk send that opened the review (ENQUEUED events of a person's send), for its undo.
+    batch = models.ForeignKey(
+        "EnqueueBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
 
     class Meta:
         db_table = "hitl_review_events"
@@ -296,6 +302,40 @@ class ReviewEvent(models.Model):
         return (
             f"{self.get_kind_display()} by {self.actor or 'system'} at {self.at:%Y-%m-%d %H:%M:%S}"
         )
+
+
+class EnqueueBatchQuerySet(models.QuerySet):
+    def undoable_by(self, user, now=None):
+        """The user's sends to review that may still be undone, newest first."""
+        now = now or timezone.now()
+        return self.filter(
+            actor=user,
+            undone_at__isnull=True,
+            opened__gt=0,
+            created_at__gt=now - timedelta(seconds=settings.ENQUEUE_UNDO_SECONDS),
+        ).order_by("-created_at", "-id")
+
+
+class EnqueueBatch(models.Model):
+    """One person's send to review of many results at once, so that it can be undone."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    priority = models.IntegerField()
+    opened = models.IntegerField(default=0, help_text="reviews this send opened")
+    created_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EnqueueBatchQuerySet.as_manager()
+
+    class Meta:
+        db_table = "hitl_enqueue_batches"
+        indexes = [models.Index(fields=["actor", "-created_at"], name="idx_enqueue_batch_actor")]
+
+    def __str__(self):
+        return f"Send to review #{self.pk}: {self.opened} by {self.actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    def undo_until(self):
+        return self.created_at + timedelta(seconds=settings.ENQUEUE_UNDO_SECONDS)
 
 
 class ReviewDraft(models.Model):

@@ -21,6 +21,7 @@ from . import events
 from .models import (
     HELD,
     Decision,
+    EnqueueBatch,
     HITLReview,
     ReviewDraft,
     ReviewEvent,
@@ -41,9 +42,12 @@ def _record(review_id, kind, actor=None, now=None, **details):
     )
 
 
-def enqueue(result_ids, priority: int = 0, actor=None) -> int:
-    """Open a pending review for each result that has no open review; return how many opened."""
-    now = timezone.now()
+def enqueue(result_ids, priority: int = 0, actor=None, batch: EnqueueBatch | None = None) -> int:
+    """Open a pending review for each result that has no open review; return how many opened.
+
+    With a `batch` (a person's bulk send), the reviews' ENQUEUED events name it, for its undo.
+    """
+    now = batch.created_at if batch else timezone.now()
     result_ids = list(dict.fromkeys(result_ids))[:ENQUEUE_LIMIT]
     with transaction.atomic():
         already_open = set(
@@ -76,6 +80,7 @@ def enqueue(result_ids, priority: int = 0, actor=None) -> int:
                     actor=actor,
                     at=now,
                     details={"priority": priority},
+                    batch=batch,
                 )
                 for pk in opened
             ],
@@ -83,6 +88,98 @@ def enqueue(result_ids, priority: int = 0, actor=None) -> int:
         )
         events.reviews_enqueued(opened, priority, actor, now)
     return len(opened)
+
+
+def send_to_review(result_ids, priority: int, actor) -> EnqueueBatch:
+    """A person's send of results to review, kept as a batch they may undo for a few minutes
+    (ENQUEUE_UNDO_SECONDS). The batch's `opened` says how many reviews it opened."""
+    with transaction.atomic():
+        batch = EnqueueBatch.objects.create(
+            actor=actor, priority=priority, created_at=timezone.now()
+        )
+        batch.opened = enqueue(result_ids, priority, actor=actor, batch=batch)
+        batch.save(update_fields=["opened"])
+    return batch
+
+
+class UndoRefused(Exception):
+    """The send cannot be undone (not the sender's, too late, already undone); says why."""
+
+
+@dataclass
+class UndoOutcome:
+    withdrawn: int
+    kept: int  # claimed, decided or deleted since: left as they are
+
+
+def undo_enqueue(batch_id, user) -> UndoOutcome:
+    """Withdraw the reviews a send opened that are still pending; keep the ones a reviewer
+    has claimed or decided since. Each withdrawn review is soft-deleted, with a WITHDRAWN event.
+
+    The pending ones are locked first: a reviewer claiming one of them at the same moment
+    either wins (and it is kept) or finds it gone, never both.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        batch = EnqueueBatch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None or batch.actor_id != user.pk:
+            raise UndoRefused("Only the person who sent these results to review can undo it.")
+        if batch.undone_at is not None:
+            raise UndoRefused(
+                f"This send to review was already undone at {timezone.localtime(batch.undone_at):%H:%M}."
+            )
+        if now > batch.undo_until():
+            raise UndoRefused(
+                f"Too late to undo: a send to review can be undone for "
+                f"{settings.ENQUEUE_UNDO_SECONDS // 60} minutes, and this one was sent at "
+                f"{timezone.localtime(batch.created_at):%H:%M}."
+            )
+        opened = HITLReview.all_objects.filter(
+            events__batch=batch, events__kind=ReviewEvent.Kind.ENQUEUED
+        )
+        pending = list(
+            opened.alive()
+            .filter(status=ReviewStatus.PENDING)
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+        )
+        HITLReview.objects.filter(pk__in=pending).soft_delete(now)
+        ReviewEvent.objects.bulk_create(
+            [
+                ReviewEvent(
+                    review_id=pk,
+                    kind=ReviewEvent.Kind.WITHDRAWN,
+                    actor=user,
+                    at=now,
+                    details={"batch": batch.pk},
+                    batch=batch,
+                )
+                for pk in pending
+            ],
+            batch_size=1000,
+        )
+        batch.undone_at = now
+        batch.save(update_fields=["undone_at"])
+    return UndoOutcome(withdrawn=len(pending), kept=batch.opened - len(pending))
+
+
+def set_priority(review_id, admin, priority: int) -> bool:
+    """Change a review's priority, recorded in its history; False when it was already that."""
+    now = timezone.now()
+    with transaction.atomic():
+        before = (
+            HITLReview.all_objects.select_for_update()
+            .filter(pk=review_id)
+            .values_list("priority", flat=True)
+            .first()
+        )
+        if before is None or before == priority:
+            return False
+        HITLReview.all_objects.filter(pk=review_id).update(priority=priority, updated_at=now)
+        _record(
+            review_id, ReviewEvent.Kind.PRIORITY_CHANGED, admin, now, before=before, after=priority
+        )
+    return True
 
 
 def enqueue_if_doubtful(result: AnalysisResult) -> bool:

@@ -5,21 +5,25 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect, JsonResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from mediaanalysis.pipeline.display import pretty_json, result_media
 from mediaanalysis.pipeline.models import AnalysisResult, UserSession
+from mediaanalysis.pipeline.pagination import bounded_count
 
 from . import services
 from .diff import correctable, diff_corrections
 from .filters import QueueFilter, ReviewedResultFilter
 from .forms import DecisionForm, EnqueueForm, parse_corrections
-from .models import Decision, HITLReview, ReviewStatus
+from .models import Decision, HITLReview, ReviewEvent, ReviewStatus
 
 
 def _redirect(request, url):
@@ -137,7 +141,39 @@ def _get_review(pk) -> HITLReview:
 @require_GET
 @permission_required("reviews.view_hitlreview", raise_exception=True)
 def review_detail(request, pk):
-    return _review_page(request, _get_review(pk))
+    review = HITLReview.objects.for_page().filter(pk=pk).first()
+    if review is None:
+        return _review_deleted(request, pk)
+    return _review_page(request, review)
+
+
+def _review_deleted(request, pk):
+    """A 404 that says what happened to a deleted review: which of its rows went, and when."""
+    review = (
+        HITLReview.all_objects.select_related(
+            "analysis_result__media_file", "analysis_result__job__media_file"
+        )
+        .filter(pk=pk, deleted_at__isnull=False)
+        .first()
+    )
+    gone = ""
+    if review is not None:
+        result = review.analysis_result
+        when = timezone.localtime(review.deleted_at).strftime("%Y-%m-%d %H:%M")
+        media = result.media_file or result.job.media_file
+        # The soft delete stamps a row and its dependants with one moment: the highest row
+        # carrying the review's moment is the one that was deleted.
+        if media is not None and media.deleted_at == review.deleted_at:
+            gone = f"This review's media file “{media}” was deleted on {when}."
+        elif result.job.deleted_at == review.deleted_at:
+            gone = f"This review's job #{result.job_id} was deleted on {when}."
+        elif result.deleted_at == review.deleted_at:
+            gone = f"This review's result #{result.pk} was deleted on {when}."
+        elif review.events.filter(kind=ReviewEvent.Kind.WITHDRAWN).exists():
+            gone = f"This review was withdrawn on {when}: its send to review was undone."
+        else:
+            gone = f"This review was deleted on {when}."
+    return render(request, "404.html", {"gone": gone}, status=404)
 
 
 def _typed(request) -> dict:
@@ -270,17 +306,75 @@ def corrections_diff(request, pk):
     )
 
 
+def _back_to_list(request) -> str:
+    """The list page the form came from (`next`), or the results list: never another site."""
+    back = request.POST.get("next", "")
+    if back.startswith("/") and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return back
+    return reverse("result-list")
+
+
+def _confirm_filter(request, results, form, back):
+    """Before a whole filter goes to review: how many results, which filter, at what priority."""
+    count, exact = bounded_count(results.qs, cap=services.ENQUEUE_LIMIT)
+    priority = form.cleaned_data.get("priority") or 0
+    amount = f"{count:,} result{pluralize(count)}" if exact else f"more than {count:,} results"
+    notes = ["Results that already have an open review keep it; they are not sent twice."]
+    if not exact:
+        notes.insert(
+            0,
+            f"Only the first {count:,} (newest first) are sent; narrow the filter, or send "
+            "again afterwards for the rest.",
+        )
+    confirm = {
+        "title": "Send to review?",
+        "question": f"Send {amount} to review with priority {priority}?"
+        if count
+        else "No result matches this filter: there is nothing to send.",
+        "filters": results.in_force(),
+        "notes": notes if count else [],
+        "count": count,
+        "submit": f"Send {count:,} result{pluralize(count)}",
+        "action": reverse("review-enqueue"),
+        "fields": [
+            ("scope", "filter"),
+            ("query", form.cleaned_data["query"]),
+            ("priority", priority),
+            ("next", back),
+        ],
+        "back": back,
+    }
+    template = "confirm_bulk.html#confirm" if request.htmx else "confirm_bulk.html"
+    return render(request, template, {"confirm": confirm})
+
+
+def _undo_message(request, batch, back) -> str:
+    return format_html(
+        "Sent {} result{} to review with priority {}. "
+        '<form method="post" action="{}" class="inline">'
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+        '<input type="hidden" name="next" value="{}">'
+        '<button type="submit" class="link">Undo</button></form> '
+        '<span class="muted small">(until {})</span>',
+        batch.opened,
+        pluralize(batch.opened),
+        batch.priority,
+        reverse("review-enqueue-undo", args=[batch.pk]),
+        get_token(request),
+        back,
+        timezone.localtime(batch.undo_until()).strftime("%H:%M"),
+    )
+
+
 @require_POST
 @permission_required("reviews.enqueue_hitlreview", raise_exception=True)
 def enqueue(request):
-    """Send results to review with a priority: ticked ones, or all of a results-list filter."""
+    """Send results to review with a priority: ticked ones, or all of a results-list filter
+    once its count has been confirmed. The send can be undone for a few minutes."""
     form = EnqueueForm(request.POST)
-    back = request.POST.get("next", "")
-    # Only a path of this site: anything else (a view's name, another host) goes to the list.
-    if not back.startswith("/") or not url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        back = reverse("result-list")
+    back = _back_to_list(request)
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return _redirect(request, back)
@@ -289,11 +383,17 @@ def enqueue(request):
         results = ReviewedResultFilter(
             QueryDict(form.cleaned_data["query"]),
             queryset=AnalysisResult.objects.order_by("-created_at", "-id"),
+            request=request,
         )
         # django-filter drops a field that does not validate: that would send far more.
-        if not results.is_valid():
-            messages.error(request, "Fix the filter first; nothing was sent to review.")
+        if problems := results.problems():
+            messages.error(
+                request,
+                "Fix the filter first; nothing was sent to review. " + " ".join(problems),
+            )
             return _redirect(request, back)
+        if not form.cleaned_data["confirm"]:
+            return _confirm_filter(request, results, form, back)
         ids = list(results.qs.values_list("pk", flat=True)[: services.ENQUEUE_LIMIT + 1])
     else:
         ids = list(
@@ -305,12 +405,41 @@ def enqueue(request):
         messages.warning(request, "No results matched; nothing was sent to review.")
         return _redirect(request, back)
     capped = len(ids) > services.ENQUEUE_LIMIT
-    opened = services.enqueue(ids, priority, actor=request.user)
-    skipped = min(len(ids), services.ENQUEUE_LIMIT) - opened
-    text = f"Sent {opened} result(s) to review with priority {priority}."
+    batch = services.send_to_review(ids, priority, actor=request.user)
+    skipped = min(len(ids), services.ENQUEUE_LIMIT) - batch.opened
+    if batch.opened:
+        messages.success(request, _undo_message(request, batch, back))
+    else:
+        messages.info(request, "Nothing was sent to review.")
     if skipped:
-        text += f" {skipped} already had an open review."
+        messages.info(
+            request,
+            f"{skipped:,} result{pluralize(skipped)} already had an open review and kept it.",
+        )
     if capped:
-        text += f" Only the first {services.ENQUEUE_LIMIT:,} of this filter were taken; narrow it, or send again."
+        messages.warning(
+            request,
+            f"Only the first {services.ENQUEUE_LIMIT:,} of this filter were taken; narrow it, "
+            "or send again.",
+        )
+    return _redirect(request, back)
+
+
+@require_POST
+@permission_required("reviews.enqueue_hitlreview", raise_exception=True)
+def undo_enqueue(request, pk):
+    """Withdraw what a send to review opened, where no reviewer has taken it up yet."""
+    back = _back_to_list(request)
+    try:
+        outcome = services.undo_enqueue(pk, request.user)
+    except services.UndoRefused as refused:
+        messages.warning(request, str(refused))
+        return _redirect(request, back)
+    text = f"Undone: {outcome.withdrawn:,} review{pluralize(outcome.withdrawn)} withdrawn from the queue."
+    if outcome.kept:
+        text += (
+            f" {outcome.kept:,} {'was' if outcome.kept == 1 else 'were'} kept: a reviewer has "
+            "claimed or decided them since (or they were deleted)."
+        )
     messages.success(request, text)
     return _redirect(request, back)
