@@ -22,6 +22,7 @@ from mediaanalysis.pipeline.display import (
 from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, SessionFilter
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.pipeline.pagination import paginate
+from reviews import quality
 from reviews.filters import ReviewedResultFilter
 from reviews.models import HITLReview, ReviewStatus
 
@@ -183,6 +184,8 @@ def result_detail(request, pk):
             ),
             "reviews": reviews,
             "has_open_review": any(r.status != ReviewStatus.COMPLETED for r in reviews),
+            # Blind review (docs/quality.md): reviewers see no one else's decisions of it.
+            "hide_decisions": quality.hides_decisions(request.user, result.pk),
         },
     )
 
