@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, ProcessingStatus
 from mediaanalysis.pipeline.queries import distinct_values
-from reviews.models import Decision, HITLReview, ReviewEvent, ReviewStatus
+from reviews.models import Decision, HITLReview, ReviewEvent, ReviewStatus, Round
 
+from . import agreement, analytics
 from .aggregates import Percentile, Percentiles, Seconds
 
 WINDOWS = {
@@ -39,7 +40,7 @@ class Scope:
         return WINDOWS[self.window][2]
 
     def cache_key(self) -> str:
-        return f"dashboard:v1:{self.window}:{self.job_type}:{self.model}"
+        return f"dashboard:v2:{self.window}:{self.job_type}:{self.model}"
 
     def refresh_lock(self) -> str:
         return self.cache_key() + ":refreshing"
@@ -89,12 +90,23 @@ def figures(scope: Scope, now: datetime | None = None) -> dict:
             "backlog": backlog(scope, now, start, prev_start),
             "reviewers": reviewers(scope, start),
             "models": models(scope, start, prev_start),
+            "quality": agreement.quality(_reviews(scope), _results(scope), start, now),
+            "work": analytics.work(_reviews(scope), start),
         }
 
 
 def _jobs(scope: Scope):
     jobs = AnalysisJob.objects.all()
     return jobs.filter(job_type=scope.job_type) if scope.job_type else jobs
+
+
+def _results(scope: Scope):
+    results = AnalysisResult.objects.all()
+    if scope.job_type:
+        results = results.filter(job__job_type=scope.job_type)
+    if scope.model:
+        results = results.filter(model_used=scope.model)
+    return results
 
 
 def _reviews(scope: Scope):
@@ -289,7 +301,9 @@ def reviewers(scope: Scope, start) -> dict:
 
 
 def models(scope: Scope, start, prev_start) -> dict:
-    decided = _reviews(scope).filter(reviewed_at__gte=start, status=ReviewStatus.COMPLETED)
+    # First reviews only: a second review or a gold check would count a result twice.
+    firsts = _reviews(scope).filter(round=Round.FIRST, gold_item__isnull=True)
+    decided = firsts.filter(reviewed_at__gte=start, status=ReviewStatus.COMPLETED)
     approval = list(
         decided.order_by()
         .values(
@@ -306,10 +320,8 @@ def models(scope: Scope, start, prev_start) -> dict:
     )
     for row in approval:
         row["rate"] = _rate(row["yes"], row["n"])
-    previous = (
-        _reviews(scope)
-        .filter(reviewed_at__gte=prev_start, reviewed_at__lt=start)
-        .aggregate(n=Count("pk"), yes=Count("pk", filter=Q(approved=Decision.YES)))
+    previous = firsts.filter(reviewed_at__gte=prev_start, reviewed_at__lt=start).aggregate(
+        n=Count("pk"), yes=Count("pk", filter=Q(approved=Decision.YES))
     )
     bucket = Least(
         Cast(Floor(F("analysis_result__confidence_score") * BUCKETS), IntegerField()), BUCKETS - 1

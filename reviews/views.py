@@ -315,6 +315,7 @@ def enqueue(request):
         results = ReviewedResultFilter(
             QueryDict(form.cleaned_data["query"]),
             queryset=AnalysisResult.objects.order_by("-created_at", "-id"),
+            request=request,  # the same filters as the list the user saw (a manager's too)
         )
         # django-filter drops a field that does not validate: that would send far more.
         if not results.is_valid():
