@@ -54,6 +54,10 @@ class Quality:
     FIELDS = ("quality", "pair", "reviewer", "quality_since")
 
 
+class SinceFilter(django_filters.Filter):
+    field_class = DateOrDateTimeField
+
+
 class ReviewedResultFilter(ResultFilter):
     """The results list's filters, with the state of each result's latest review; managers also
     get the quality filters the dashboard's figures link to."""
@@ -73,9 +77,7 @@ class ReviewedResultFilter(ResultFilter):
     reviewer = django_filters.CharFilter(
         method="filter_nothing", label="Reviewer", max_length=150, strip=True
     )
-    quality_since = django_filters.Filter(
-        field_class=DateOrDateTimeField, method="filter_nothing", label="Quality since"
-    )
+    quality_since = SinceFilter(method="filter_nothing", label="Quality since")
 
     class Meta(ResultFilter.Meta):
         pass

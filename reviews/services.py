@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisResult
@@ -616,4 +616,39 @@ def reopen(review_ids, admin) -> ReopenOutcome:
             outcome.reopened += 1
         except IntegrityError:
             outcome.refused.append(review.pk)
+    return outcome
+
+
+@dataclass
+class GoldOutcome:
+    marked: int
+    undecided: list[int]  # results with no decision to take as the known answer
+
+
+def mark_gold(result_ids, admin) -> GoldOutcome:
+    """Make decided results gold items: their latest decision (an adjudication's, where there
+    was one) becomes the known answer that gold checks are scored against."""
+    latest = (
+        HITLReview.objects.filter(
+            analysis_result=OuterRef("pk"), status=ReviewStatus.COMPLETED, gold_item__isnull=True
+        )
+        .order_by("-reviewed_at", "-id")
+        .values("approved")[:1]
+    )
+    decided = dict(
+        AnalysisResult.objects.filter(pk__in=result_ids)
+        .annotate(answer=Subquery(latest))
+        .values_list("pk", "answer")
+    )
+    outcome = GoldOutcome(0, sorted(pk for pk, answer in decided.items() if answer is None))
+    with transaction.atomic():
+        for pk, answer in decided.items():
+            if answer is None:
+                continue
+            GoldItem.objects.update_or_create(
+                analysis_result_id=pk,
+                defaults={"expected_decision": answer, "active": True},
+                create_defaults={"expected_decision": answer, "created_by": admin},
+            )
+            outcome.marked += 1
     return outcome
