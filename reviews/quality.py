@@ -143,7 +143,8 @@ def confusion(cells) -> list[list[int]]:
 
 
 def agreement(table) -> dict:
-    """n, the share of agreement and Cohen's kappa of a square confusion table of counts.
+    """n, how many disagreed, the share of agreement and Cohen's kappa of a square confusion
+    table of counts.
 
     kappa = (p_o - p_e) / (1 - p_e), with p_o the observed agreement (the diagonal's share) and
     p_e the agreement expected by chance from each rater's own shares (Cohen 1960). When both
@@ -151,13 +152,14 @@ def agreement(table) -> dict:
     """
     n = sum(sum(row) for row in table)
     if not n:
-        return {"n": 0, "agreement": None, "kappa": None}
-    observed = sum(table[i][i] for i in range(len(table))) / n
+        return {"n": 0, "disagreed": 0, "agreement": None, "kappa": None}
+    agreed = sum(table[i][i] for i in range(len(table)))
+    observed = agreed / n
     rows = [sum(row) / n for row in table]
     cols = [sum(row[j] for row in table) / n for j in range(len(table))]
     expected = sum(r * c for r, c in zip(rows, cols, strict=True))
     kappa = None if expected >= 1 else (observed - expected) / (1 - expected)
-    return {"n": n, "agreement": observed, "kappa": kappa}
+    return {"n": n, "disagreed": n - agreed, "agreement": observed, "kappa": kappa}
 
 
 def shown(figures: dict, min_n: int | None = None) -> dict:

@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
 def test_perfect_agreement_has_a_kappa_of_one():
     # p_o = 1; p_e = 0.5^2 + 0.3^2 + 0.2^2 = 0.38; kappa = (1 - 0.38) / (1 - 0.38) = 1
     figures_ = agreement([[5, 0, 0], [0, 3, 0], [0, 0, 2]])
-    assert figures_ == {"n": 10, "agreement": 1.0, "kappa": pytest.approx(1.0)}
+    assert figures_ == {"n": 10, "disagreed": 0, "agreement": 1.0, "kappa": pytest.approx(1.0)}
 
 
 def test_agreement_no_better_than_chance_has_a_kappa_of_zero():
@@ -51,7 +51,7 @@ def test_a_three_way_table_computed_by_hand():
 
 def test_kappa_is_undefined_when_both_always_say_the_same_thing():
     assert agreement([[7, 0, 0], [0, 0, 0], [0, 0, 0]])["kappa"] is None
-    assert agreement([[0] * 3] * 3) == {"n": 0, "agreement": None, "kappa": None}
+    assert agreement([[0] * 3] * 3) == {"n": 0, "disagreed": 0, "agreement": None, "kappa": None}
 
 
 def test_below_the_minimum_number_of_pairs_no_rate_is_shown(settings):
@@ -121,7 +121,7 @@ def test_agreement_per_model_and_type_with_kappa_and_n(pairs):
     quality = figures(Scope("24h"))["quality"]
     rows = {row["model"]: row for row in quality["by_model"]}
     m1 = rows["m1"]
-    assert (m1["analysis_type"], m1["n"], m1["agreement"]) == ("audio", 4, 0.75)
+    assert (m1["analysis_type"], m1["n"], m1["disagreed"], m1["agreement"]) == ("audio", 4, 1, 0.75)
     # [[yes,yes]=2, [yes,no]=0; [no,yes]=1, [no,no]=1]: p_o = 0.75, p_e = 0.5*0.75 + 0.5*0.25
     assert m1["kappa"] == pytest.approx((0.75 - 0.5) / (1 - 0.5))
     assert rows["m2"]["n"] == 2 and rows["m2"]["agreement"] is None  # below the minimum
