@@ -90,9 +90,16 @@ def figures(scope: Scope, now: datetime | None = None) -> dict:
             "backlog": backlog(scope, now, start, prev_start),
             "reviewers": reviewers(scope, start),
             "models": models(scope, start, prev_start),
-            "quality": agreement.quality(_reviews(scope), _results(scope), start, now),
-            "work": analytics.work(_reviews(scope), start),
+            **quality_figures(scope, start, now),
         }
+
+
+def quality_figures(scope: Scope, start, now) -> dict:
+    """The quality section and the reviewers' work (dashboard/agreement.py, analytics.py)."""
+    return {
+        "quality": agreement.quality(_reviews(scope), _results(scope), start, now),
+        "work": analytics.work(_reviews(scope), start),
+    }
 
 
 def _jobs(scope: Scope):
