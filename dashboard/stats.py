@@ -230,6 +230,7 @@ def backlog(scope: Scope, now, start, prev_start) -> dict:
                     HITLReview.objects.filter(
                         analysis_result=OuterRef("analysis_result"),
                         created_at__gt=OuterRef("reviewed_at"),
+                        round=Round.FIRST,  # the needs-changes loop, not a second review
                     )
                 )
             ),
@@ -243,10 +244,12 @@ def backlog(scope: Scope, now, start, prev_start) -> dict:
             "pk", filter=Q(kind__in=[ReviewEvent.Kind.TAKEN_OVER, ReviewEvent.Kind.EXPIRED])
         ),
     )
-    # Rounds per result: how many reviews each result reviewed in the window has had in all.
+    # Rounds per result: how many first reviews each result reviewed in the window has had in
+    # all (second reviews and gold checks are quality's, docs/quality.md).
+    firsts = reviews.filter(round=Round.FIRST, gold_item__isnull=True)
     rounds = (
-        reviews.filter(
-            analysis_result__in=reviews.filter(reviewed_at__gte=start).values("analysis_result")
+        firsts.filter(
+            analysis_result__in=firsts.filter(reviewed_at__gte=start).values("analysis_result")
         )
         .order_by()
         .values("analysis_result")
