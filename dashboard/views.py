@@ -188,11 +188,11 @@ def _quality_links(scope: Scope, data) -> dict:
     def results(**params):
         return _url("result-list", quality_since=since, **params)
 
-    def kinds(prefix="", **params):
+    def kinds(**params):
         return {
-            f"{prefix}all": results(quality="second_reviewed", **params),
-            f"{prefix}agreed": results(quality="agreed", **params),
-            f"{prefix}disagreed": results(quality="disagreed", **params),
+            "all_url": results(quality="second_reviewed", **params),
+            "agreed_url": results(quality="agreed", **params),
+            "disagreed_url": results(quality="disagreed", **params),
         }
 
     scope_model = {"model": scope.model} if scope.model else {}

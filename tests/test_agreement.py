@@ -172,6 +172,11 @@ def test_each_agreement_figure_links_to_its_reviews(pairs, manager_client):
     html = manager_client.get("/dashboard/?window=24h").text
     since = "quality_since=2026-11-19T12%3A00"
     assert f"/results/?{since}&amp;quality=agreed&amp;model=m1&amp;analysis_type=audio" in html
+    # m1's one disagreement, counted and linked
+    assert (
+        f'/results/?{since}&amp;quality=disagreed&amp;model=m1&amp;analysis_type=audio">1</a>'
+        in html
+    )
     assert f"/results/?{since}&amp;quality=second_reviewed&amp;reviewer=omar" in html
     assert f"/results/?{since}&amp;pair=no%3Ayes" in html  # the confusion table's cell
     assert f"/results/?{since}&amp;quality=overturned&amp;reviewer=omar" in html
