@@ -7,7 +7,7 @@ sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS and a database, and then `check --de
 
 import os
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -232,16 +232,51 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
-# Contact sheets and other pipeline outputs, served read-only when the storage path is local.
+# Media (PRODUCT.md section 3a). Local media, contact sheets included, is read from under
+# MEDIA_ROOT only; `s3` and `r2` rows from the one bucket configured below (R2 is S3 with an
+# endpoint), through presigned URLs that live MEDIA_URL_EXPIRY seconds.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_URL_EXPIRY = env_number("MEDIA_URL_EXPIRY", 300)
+# Production: hand local bytes to nginx (an `internal` location aliased to MEDIA_ROOT, see the
+# README) after the app has authorized the request, e.g. "/protected-media/".
+MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")
+# Audio up to this long gets its waveform peaks computed in the request that first asks for
+# them; longer audio in the background (the page waits for them).
+PEAKS_INLINE_MAX_SECONDS = env_number("PEAKS_INLINE_MAX_SECONDS", 600.0, float)
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+# With an endpoint (R2, MinIO...) URLs are path-style on the endpoint's origin; on AWS they are
+# virtual-hosted on the bucket's regional host. media_origin() gives the CSP the same origin.
+AWS_S3_ADDRESSING_STYLE = "path" if AWS_S3_ENDPOINT_URL else "virtual"
+AWS_QUERYSTRING_EXPIRE = MEDIA_URL_EXPIRY
+
+
+def media_origin(bucket: str, endpoint: str | None, region: str | None) -> str | None:
+    """The origin that presigned media URLs point at, for the CSP; None without a bucket."""
+    if not bucket:
+        return None
+    if endpoint:
+        parts = urlsplit(endpoint)
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"https://{bucket}.s3{f'.{region}' if region else ''}.amazonaws.com"
+
+
+_origin = media_origin(AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, AWS_S3_REGION_NAME)
+MEDIA_ORIGINS = [_origin] if _origin else []
 
 # Security. Production values follow DEBUG=false; each can be overridden.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
-    "img-src": [CSP.SELF, "data:"],
-    "connect-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", *MEDIA_ORIGINS],
+    "media-src": [CSP.SELF, *MEDIA_ORIGINS],
+    # pdf.js fetches a document (following the media URL's redirect to the bucket).
+    "connect-src": [CSP.SELF, *MEDIA_ORIGINS],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.NONE],
     "frame-ancestors": [CSP.NONE],

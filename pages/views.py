@@ -1,32 +1,65 @@
 """Pages to browse the pipeline's data: lists with filters, details, CSV exports."""
 
 import csv
+import mimetypes
+from functools import partial
 
 from django.contrib.auth.decorators import permission_required
 from django.db.models import Subquery
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh, HttpResponseStopPolling
 
 from mediaanalysis.db import use_replica
+from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.display import (
     contact_sheet_file,
     csv_value,
     place_segments,
     pretty_json,
 )
-from mediaanalysis.pipeline.filters import FileFilter, JobFilter, PageForm, SessionFilter
+from mediaanalysis.pipeline.filters import (
+    FileFilter,
+    JobFilter,
+    MediaForm,
+    PageForm,
+    SessionFilter,
+)
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
-from mediaanalysis.pipeline.pagination import paginate
+from mediaanalysis.pipeline.pagination import count_rows, paginate
+from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
+from mediaanalysis.pipeline.serving import content_type_for, media_response, safe_filename
+from mediaanalysis.pipeline.storage import locate
 from reviews import quality
 from reviews.filters import ReviewedResultFilter
 from reviews.models import HITLReview, ReviewStatus
 
 EXPORT_CHUNK = 2000
+
+
+def _search(filterset):
+    """A search's queryset, count, sort note and way to a page's ids. Matches are ranked only
+    when there are at most RANK_LIMIT of them: ranking a million matches to show 25 would read
+    them all. More are shown newest first, which the list's indexes serve (docs/search.md)."""
+    qs, query = filterset.qs, filterset.search
+    counted = count_rows(qs, estimate=False, cap=search.RANK_LIMIT)
+    few = counted[1] and counted[0] <= search.RANK_LIMIT
+    note, page_ids = "", None
+    if filterset.by_relevance() and query.phrases:
+        if few:
+            qs, note = qs.by_relevance(query), "Best matches first."
+        else:
+            note = (
+                f"More than {search.RANK_LIMIT:,} matches, so newest first: narrow the search"
+                " (or add filters) to sort them by relevance."
+            )
+    if not few and filterset.newest_first():
+        page_ids = partial(search.newest_matches, filterset.unsearched(), query)
+    return qs, counted, note, page_ids
 
 
 def _list_page(request, filterset_class, queryset, template, default_sort):
@@ -36,7 +69,15 @@ def _list_page(request, filterset_class, queryset, template, default_sort):
     )
     page_form = PageForm(request.GET)
     number, per_page = page_form.values()
-    page = paginate(filterset.qs, number, per_page, filtered=filterset.is_filtered())
+    qs, counted, search_note, page_ids = filterset.qs, None, "", None
+    query = getattr(filterset, "search", None)
+    if query is not None:
+        qs, counted, search_note, page_ids = _search(filterset)
+    page = paginate(
+        qs, number, per_page, filtered=filterset.is_filtered(), counted=counted, page_ids=page_ids
+    )
+    if query is not None:
+        search.find_hits(page.rows, query, using=qs.db)
     context = {
         "filter": filterset,
         "form": filterset.form,
@@ -50,6 +91,8 @@ def _list_page(request, filterset_class, queryset, template, default_sort):
         ),
         "page": page,
         "rows": page.rows,
+        "search": query,
+        "search_note": search_note,
         "per_page_choices": [10, 25, 50, 100],
     }
     if request.htmx and not request.htmx.history_restore_request:
@@ -78,6 +121,7 @@ def job_list(request):
 def result_list(request):
     latest_review = HITLReview.objects.of_outer_result()
     results = AnalysisResult.objects.for_list().annotate(
+        review_id=Subquery(latest_review.values("id")[:1]),
         review_status=Subquery(latest_review.values("status")[:1]),
         review_decision=Subquery(latest_review.values("approved")[:1]),
     )
@@ -209,14 +253,48 @@ def file_detail(request, pk):
     )
 
 
-@require_GET
+@require_http_methods(["GET", "HEAD"])
 @permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def contact_sheet(request, pk):
-    media = get_object_or_404(MediaFile.objects.only("id", "contact_sheet_path"), pk=pk)
-    path = contact_sheet_file(media)
-    if path is None:
+    media = get_object_or_404(
+        MediaFile.objects.only("id", "storage_backend", "contact_sheet_path"), pk=pk
+    )
+    location = contact_sheet_file(media)
+    if location is None:
         raise Http404("This file has no contact sheet that can be served.")
-    return FileResponse(path.open("rb"))
+    return media_response(
+        request,
+        location,
+        content_type=mimetypes.guess_type(location.key)[0],
+        inline=True,
+        filename=safe_filename(location.key, f"contact-sheet-{media.pk}"),
+        download=False,
+    )
+
+
+@require_http_methods(["GET", "HEAD"])
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
+def file_media(request, pk):
+    """The file's media: local bytes with Range, or a redirect to a presigned URL."""
+    media = get_object_or_404(MediaFile.objects.for_media(), pk=pk)
+    location = locate(media)
+    content_type, inline = content_type_for(media.mime_type, location.key)
+    return media_response(
+        request,
+        location,
+        content_type=content_type,
+        inline=inline,
+        filename=safe_filename(media.original_filename, f"media-{media.pk}"),
+        download=MediaForm(request.GET).wants_download(),
+    )
+
+
+@require_GET
+@permission_required("mediaanalysis.view_mediafile", raise_exception=True)
+def file_peaks(request, pk):
+    """The waveform peaks of the file's audio, as JSON for wavesurfer.js (peaks.py)."""
+    media = get_object_or_404(MediaFile.objects.for_media(), pk=pk)
+    return peaks_response(request, peaks_for(media))
 
 
 @require_GET

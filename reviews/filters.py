@@ -6,7 +6,13 @@ import django_filters
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from mediaanalysis.pipeline.filters import DateOrDateTimeField, ResultFilter, text_filter
+from mediaanalysis.pipeline.filters import (
+    DateOrDateTimeField,
+    ResultFilter,
+    SearchFilter,
+    text_filter,
+)
+from mediaanalysis.pipeline.models import AnalysisResult
 
 from .models import Decision, HITLReview, ReviewStatus, Round
 
@@ -139,10 +145,14 @@ class QueueFilter(django_filters.FilterSet):
     older_than = django_filters.NumberFilter(
         method="filter_older_than", min_value=0, max_value=24 * 365, label="Waiting ≥ hours"
     )
+    q = SearchFilter(method="filter_q", label="Search")
 
     class Meta:
         model = HITLReview
         fields = []
+
+    def filter_q(self, qs, name, value):
+        return qs.filter(analysis_result__in=AnalysisResult.objects.search(value).values("pk"))
 
     def filter_older_than(self, qs, name, value):
         return qs.filter(created_at__lte=timezone.now() - timedelta(hours=float(value)))

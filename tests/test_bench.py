@@ -77,8 +77,12 @@ def test_seed_bulk_on_postgresql_rebuilds_every_index_and_leaves_the_tables_all_
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(tmp_path, monkeypatch):
+def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(
+    tmp_path, monkeypatch, settings
+):
     seed_bulk()
+    settings.MEDIA_ROOT = tmp_path / "media"
+    monkeypatch.setenv("MEDIA_ROOT", str(settings.MEDIA_ROOT))  # gunicorn's too
     db = connection.settings_dict
     # gunicorn, started by the bench, must use this test's database.
     monkeypatch.setenv(
@@ -94,6 +98,8 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(tmp
         "--claims=12",
         "--concurrency=1,3",
         "--rate=30",
+        "--media-mb=4",
+        "--audio-minutes=1",
         "--deliveries=30",
         "--decisions=16",
         f"--json={report_path}",
@@ -129,6 +135,14 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(tmp
         "stock_admin_jobs / our jobs list",
         "stock_admin_results / our results list",
     }
+    for row in report["media"]["ranges"]:
+        assert row["requests"] == 2 * 4 * row["clients"] and row["ratio"] > 0
+        assert row["app_mb_per_s"] > 0 and row["whitenoise_mb_per_s"] > 0
+    peaks = report["media"]["peaks"]
+    assert peaks["length"] == 2000 and peaks["compute_s"] > 0
+    assert peaks["serve"]["median_ms"] > 0 and peaks["serve"]["queries"] <= 4
+    assert peaks["peaks_only_median_ms"] > 0 and peaks["floor_median_ms"] > 0
+    assert set(report["media"]["ranges"][0]["one_byte_median_ms"]) == {"app", "whitenoise"}
     modes = [(run["mode"], run["reviewers"]) for run in report["claims"]]
     assert modes == [
         ("claim next", 1),

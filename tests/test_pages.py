@@ -1121,7 +1121,8 @@ def media_root(settings, tmp_path):
     return root
 
 
-def test_a_file_page_shows_its_details_jobs_and_results(manager_client, media_root):
+def test_a_file_page_shows_its_details_jobs_and_results(manager_client, media_root, settings):
+    settings.AWS_STORAGE_BUCKET_NAME = "media"  # the contact sheet is in the file's storage
     media = make_file(
         original_filename="lecture.mp4",
         mime_type="video/mp4",

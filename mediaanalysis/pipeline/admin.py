@@ -5,9 +5,11 @@ from django.utils.translation import ngettext
 from .models import AnalysisJob, AnalysisResult, ApiToken, MediaFile, ProcessingStatus, UserSession
 from .pagination import EstimatedCountPaginator
 from .queries import distinct_values
+from .services import MediaUnavailable, probe_media
 
 # Actions offered on both the list and a row's own page (Django 6.1).
 BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
+PROBE_LIMIT = 100  # files probed by one admin action: each reads its media
 
 admin.site.site_header = "Media Analysis Dashboard — administration"
 admin.site.site_title = "Media Analysis admin"
@@ -179,6 +181,26 @@ class MediaFileAdmin(SoftDeleteAdmin):
     search_fields = ("=session_id", "original_filename")
     search_help_text = "Exact session id, or part of the original file name."
     readonly_fields = SoftDeleteAdmin.readonly_fields
+    actions = [*SoftDeleteAdmin.actions, "probe_selected"]
+
+    @admin.action(
+        description="Probe this file's media (duration, frames, size)",
+        description_plural="Probe the media of selected files (duration, frames, size)",
+        permissions=["change"],
+        location=BOTH,
+    )
+    def probe_selected(self, request, queryset):
+        probed, problems = 0, []
+        for media in queryset.order_by("pk")[:PROBE_LIMIT]:
+            try:
+                probe_media(media)
+                probed += 1
+            except MediaUnavailable as error:
+                problems.append(f"#{media.pk}: {error}")
+        if probed:
+            self.message_user(request, f"Probed {probed} file(s).", messages.SUCCESS)
+        if problems:
+            self.message_user(request, "Not probed: " + "; ".join(problems), messages.WARNING)
 
 
 @admin.register(AnalysisJob)

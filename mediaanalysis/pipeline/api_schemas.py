@@ -14,6 +14,7 @@ from django.db.models import Q
 from ninja import FilterLookup, FilterSchema, Schema
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from . import search
 from .models import MediaType, ProcessingStatus
 
 INT32 = 2**31 - 1
@@ -104,6 +105,17 @@ SessionId = Annotated[
 ]
 
 
+WebSearchText = Annotated[
+    Text,
+    Field(
+        max_length=search.MAX_QUERY_LENGTH,
+        description="Full-text search of transcripts, summaries, extracted text and segments:"
+        ' words, "exact phrases", -excluded, OR (docs/search.md). A query with no word to look'
+        f" for, or more than {search.MAX_TERMS} words and phrases, finds nothing.",
+    ),
+]
+
+
 def Fraction(default=None, **kwargs):
     return Field(default, ge=0.0, le=1.0, allow_inf_nan=False, **kwargs)
 
@@ -135,22 +147,47 @@ class CreatedRange(FilterSchema):
 # 4.2 Media files
 
 
+# Where a file's media is (PRODUCT.md section 3a; README, "Media"): the dashboard plays it from
+# `storage_backend` at the key `storage_path`, else `file_path`.
+STORAGE_BACKEND = (
+    "`local`: a path relative to the dashboard's MEDIA_ROOT; `s3` or `r2`: a key in the"
+    " dashboard's configured bucket (AWS_STORAGE_BUCKET_NAME). Default `local`."
+)
+STORAGE_PATH = (
+    "The media's key in its storage_backend: a relative path under MEDIA_ROOT (no `..`, not"
+    " absolute; links may not lead out) or an object key. Takes precedence over file_path."
+)
+FILE_PATH = "Where the pipeline keeps the file; the media's key when storage_path is empty."
+CONTACT_SHEET_PATH = (
+    "An image of frames, a key in the same storage_backend as the media (e.g."
+    " `sheets/clip.jpg`); shown only if it is an image."
+)
+SEGMENTS = (
+    "Key moments: objects with `start` and `end` in seconds (or `page` for documents), and"
+    " optionally `label`, `text`, `confidence`; the review page ties them to the media."
+)
+RESULT_DATA = (
+    "The model's output. Image results may carry `regions`: [{label, x, y, w, h}], the box's"
+    " left, top, width and height relative to the image (0..1, top-left origin)."
+)
+
+
 class MediaFileCreate(Body):
     session_id: SessionId
     original_filename: Text = Field(..., min_length=1, max_length=255)
     media_type: MediaType
     mime_type: Text | None = Field(None, max_length=100)
     file_size: IntOrNone = Field(None, ge=0, le=INT32)
-    storage_backend: Text = Field(default="local", max_length=50)
+    storage_backend: Text = Field(default="local", max_length=50, description=STORAGE_BACKEND)
 
 
 class MediaFileUpdate(Body):
     processed_filename: Text | None = Field(None, max_length=255)
-    file_path: Text | None = Field(None, max_length=512)
+    file_path: Text | None = Field(None, max_length=512, description=FILE_PATH)
     duration_seconds: NumberOrNone = Field(None, ge=0, allow_inf_nan=False)
     frame_count: IntOrNone = Field(None, ge=0, le=INT32)
-    contact_sheet_path: Text | None = Field(None, max_length=512)
-    storage_path: Text | None = Field(None, max_length=512)
+    contact_sheet_path: Text | None = Field(None, max_length=512, description=CONTACT_SHEET_PATH)
+    storage_path: Text | None = Field(None, max_length=512, description=STORAGE_PATH)
 
 
 class MediaFileResponse(Schema):
@@ -257,13 +294,13 @@ class AnalysisResultCreate(Body):
     media_file_id: IntOrNone = Field(None, ge=1, le=INT32)
     analysis_type: Text = Field(..., min_length=1, max_length=50)
     model_used: Text | None = Field(None, max_length=100)
-    result_data: JSONObject | None = None
+    result_data: JSONObject | None = Field(None, description=RESULT_DATA)
     confidence_score: NumberOrNone = Fraction()
     transcript: Text | None = None
     summary: Text | None = None
     extracted_text: Text | None = None
     frames_extracted: IntOrNone = Field(None, ge=0, le=INT32)
-    segments: JSONList | None = None
+    segments: JSONList | None = Field(None, description=SEGMENTS)
 
 
 class AnalysisResultUpdate(Body):
@@ -275,12 +312,27 @@ class AnalysisResultUpdate(Body):
 
 
 class ResultFilters(CreatedRange):
+    q: WebSearchText | None = None
     analysis_type: Text | None = Field(None, max_length=50)
     model: Annotated[Text | None, FilterLookup("model_used")] = Field(None, max_length=100)
     job_id: int | None = Field(None, ge=1, le=INT32)
     session_id: Annotated[SessionId | None, FilterLookup("job__session_id")] = None
     confidence_min: Annotated[float | None, FilterLookup("confidence_score__gte")] = Fraction()
     confidence_max: Annotated[float | None, FilterLookup("confidence_score__lte")] = Fraction()
+
+    def filter_q(self, value) -> Q:
+        return Q()  # applied by filter(): how to search depends on the database
+
+    def filter(self, queryset):
+        queryset = super().filter(queryset)
+        if not self.q:
+            return queryset
+        try:
+            return queryset.search(self.q)
+        except search.InvalidSearch:
+            # The schema cannot say which text has a word to look for; such a search finds
+            # nothing, rather than refusing a request the schema allows.
+            return queryset.none()
 
 
 # 4.5 User sessions

@@ -2,9 +2,8 @@
 
 import json
 import mimetypes
-from pathlib import Path
 
-from django.conf import settings
+from .storage import MediaLocation, locate_contact_sheet
 
 
 def pretty_json(value) -> str:
@@ -62,21 +61,18 @@ def place_segments(segments, duration):
     return {"rows": rows, "total": total}
 
 
-def contact_sheet_file(media) -> Path | None:
-    """The contact sheet on local storage, if it is an image that exists inside MEDIA_ROOT.
+def contact_sheet_file(media) -> MediaLocation | None:
+    """Where the file's contact sheet is, if it is an image in the file's storage that can be
+    served (on local storage: one that exists inside MEDIA_ROOT).
 
     Only images: a path the pipeline wrote must not make the site serve other files of
     MEDIA_ROOT (an HTML page, a config file) from its own origin.
     """
     if not media.contact_sheet_path:
         return None
-    root = Path(settings.MEDIA_ROOT).resolve()
-    try:
-        path = (root / media.contact_sheet_path).resolve()
-    except (OSError, ValueError):
+    location = locate_contact_sheet(media)
+    if not location.available:
         return None
-    if not path.is_relative_to(root) or not path.is_file():
+    if not (mimetypes.guess_type(location.key)[0] or "").startswith("image/"):
         return None
-    if not (mimetypes.guess_type(path.name)[0] or "").startswith("image/"):
-        return None
-    return path
+    return location

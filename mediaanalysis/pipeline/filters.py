@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import search
 from .models import AnalysisJob, AnalysisResult, MediaFile, MediaType, ProcessingStatus, UserSession
 from .queries import distinct_values
 
@@ -26,6 +27,20 @@ class PageForm(forms.Form):
         page = data.get("page") if "page" not in self.errors else None
         per_page = data.get("per_page") if "per_page" not in self.errors else None
         return page or 1, per_page or default_per_page
+
+
+class MediaForm(forms.Form):
+    """`download=1` asks for the media as an attachment."""
+
+    download = forms.TypedChoiceField(
+        choices=[("1", "yes"), ("0", "no"), ("true", "yes"), ("false", "no")],
+        coerce=lambda value: value in ("1", "true"),
+        empty_value=False,
+        required=False,
+    )
+
+    def wants_download(self) -> bool:
+        return self.is_valid() and self.cleaned_data["download"]
 
 
 class SuggestInput(forms.TextInput):
@@ -117,6 +132,57 @@ class SortFilter(django_filters.OrderingFilter):
         return qs.order_by(F(ordering).asc(nulls_last=True), "id")
 
 
+class SearchInput(forms.TextInput):
+    input_type = "search"
+
+
+class SearchField(forms.CharField):
+    """A full-text search in web-search syntax (docs/search.md), cleaned to a WebSearch."""
+
+    widget = SearchInput(attrs={"placeholder": 'words, "a phrase", -not, OR'})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", search.MAX_QUERY_LENGTH)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        try:
+            return search.parse(value)
+        except search.InvalidSearch as exc:
+            raise forms.ValidationError(str(exc), code="invalid_search") from None
+
+
+class SearchFilter(django_filters.Filter):
+    """`q`: results whose texts match. With `method`, another model's rows by their result."""
+
+    field_class = SearchField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        if self.method is not None:
+            return self.method(qs, self.field_name, value)
+        return qs.search(value)
+
+
+class ResultSortFilter(SortFilter):
+    """The results' sorts, and `relevance` for a search: the view orders by it, since whether
+    the matches are few enough to rank is known only once they are counted."""
+
+    RELEVANCE = "relevance"
+
+    def build_choices(self, fields, labels):
+        return [*super().build_choices(fields, labels), (self.RELEVANCE, "Relevance")]
+
+    def filter(self, qs, value):
+        if value and value[0] == self.RELEVANCE:
+            return qs
+        return super().filter(qs, value)
+
+
 def text_filter(field_name: str, label: str, lookup="exact", max_length=MAX_TEXT, suggest=None):
     """A free-text filter; `suggest` is (model, field) whose values the box offers."""
     suggestions = (lambda: distinct_values(*suggest)) if suggest else None
@@ -191,6 +257,7 @@ class JobFilter(ListFilterSet):
 
 
 class ResultFilter(ListFilterSet):
+    q = SearchFilter(label="Search")
     analysis_type = text_filter(
         "analysis_type", "Analysis type", max_length=50, suggest=(AnalysisResult, "analysis_type")
     )
@@ -215,13 +282,37 @@ class ResultFilter(ListFilterSet):
     )
     created_after = CreatedRangeFilter(field_name="created_at", label="Created from")
     created_before = CreatedRangeFilter(field_name="created_at", before=True, label="Created to")
-    sort = SortFilter(
+    sort = ResultSortFilter(
         fields={"created_at": "created", "confidence_score": "confidence"}, label="Sort"
     )
 
     class Meta:
         model = AnalysisResult
         fields = []
+
+    @property
+    def search(self) -> search.WebSearch | None:
+        """The search in force (`q`, valid), if any."""
+        return getattr(self.form, "cleaned_data", {}).get("q") if self.is_bound else None
+
+    def by_relevance(self) -> bool:
+        """Whether to sort by relevance: asked for, or a search with no other sort."""
+        return self.search is not None and self._sort() in (None, [], ["relevance"])
+
+    def newest_first(self) -> bool:
+        """Whether the rows come newest first (the default, or asked for)."""
+        return self._sort() in (None, [], ["relevance"], ["-created"])
+
+    def unsearched(self):
+        """The rows of every filter but the search, in the list's order."""
+        queryset = self.queryset.all()
+        for name, value in self.form.cleaned_data.items():
+            if name != "q":
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    def _sort(self):
+        return getattr(self.form, "cleaned_data", {}).get("sort")
 
     def filter_has_transcript(self, qs, name, value):
         has = Q(transcript__isnull=False) & ~Q(transcript="")

@@ -6,6 +6,7 @@ that default in the database: the seed's own response schemas declare those fiel
 """
 
 import hashlib
+import mimetypes
 import secrets
 from datetime import timedelta
 
@@ -14,8 +15,11 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
+from . import search
 from .softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
+from .storage import MediaLocation, locate
 
 
 class EnumField(models.CharField):
@@ -104,6 +108,19 @@ class MediaFileQuerySet(SoftDeleteQuerySet):
             "created_at",
         )
 
+    def for_media(self):
+        """What serving a file's media needs."""
+        return self.only(
+            "id",
+            "original_filename",
+            "media_type",
+            "mime_type",
+            "duration_seconds",
+            "file_path",
+            "storage_backend",
+            "storage_path",
+        )
+
 
 class MediaFile(SoftDeleteModel):
     """Metadata of an uploaded or processed media file."""
@@ -162,6 +179,70 @@ class MediaFile(SoftDeleteModel):
 
     def get_absolute_url(self):
         return reverse("file-detail", args=[self.pk])
+
+    @cached_property
+    def location(self) -> MediaLocation:
+        """Where the media is, and whether it can be served (storage.locate)."""
+        return locate(self)
+
+    @property
+    def player_kind(self) -> str | None:
+        """Which player shows this file: "video", "audio", "image", "pdf", "text" or None.
+
+        From media_type, refined by the MIME type (the row's, else guessed from the name).
+        An image that could run code (SVG) gets none: the media URL serves it as a download.
+        """
+        name = self.storage_path or self.file_path or self.original_filename or ""
+        kind = (self.mime_type or "").split(";")[0].strip().lower()
+        kind = kind or (mimetypes.guess_type(name)[0] or "")
+        if self.media_type == MediaType.VIDEO:
+            return "audio" if kind.startswith("audio/") else "video"
+        if self.media_type == MediaType.AUDIO:
+            return "audio"
+        if self.media_type == MediaType.IMAGE:
+            return "image" if kind != "image/svg+xml" else None
+        if kind == "application/pdf":
+            return "pdf"
+        if kind == "text/plain":
+            return "text"
+        return None
+
+
+class MediaPeaks(models.Model):
+    """A media file's waveform peaks, computed once from its audio and stored (peaks.py).
+
+    A table rather than files: every app server reads the same rows (PRODUCT.md section 8).
+    `source` is a hash of where the media was and, on local disk, its size and mtime: a
+    changed file no longer matches, and its peaks are computed again. While `state` is
+    computing, `started_at` is the lease of the one request or worker that computes them.
+    """
+
+    class State(models.TextChoices):
+        COMPUTING = "computing"
+        READY = "ready"
+        NO_AUDIO = "no_audio"
+        FAILED = "failed"
+
+    media_file = models.OneToOneField(
+        MediaFile, on_delete=models.CASCADE, related_name="waveform_peaks"
+    )
+    source = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=State)
+    started_at = models.DateTimeField()
+    computed_at = models.DateTimeField(null=True, blank=True)
+    compute_seconds = models.FloatField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    length = models.IntegerField(null=True, blank=True, help_text="peaks per channel")
+    # The response body, gzipped JSON: served as it is to every browser that takes gzip.
+    payload = models.BinaryField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "media_peaks"
+        verbose_name_plural = "media peaks"
+
+    def __str__(self):
+        return f"peaks of file #{self.media_file_id} ({self.state})"
 
 
 class AnalysisJobQuerySet(SoftDeleteQuerySet):
@@ -356,6 +437,26 @@ class AnalysisResultQuerySet(SoftDeleteQuerySet):
         """A job's or a file's results, as the short results table of their pages shows them."""
         return self.only("id", "analysis_type", "model_used", "confidence_score", "created_at")
 
+    def search(self, query):
+        """Results that match `query`: web-search syntax (text) or a parsed search.WebSearch.
+        Raises search.InvalidSearch for text that cannot be searched for."""
+        return search.filter_matching(self, query)
+
+    def by_relevance(self, query):
+        """Best match first. Ranks every row: only for a bounded set (docs/search.md)."""
+        return search.order_by_relevance(self, query)
+
+
+class ResultManager(AliveManager.from_queryset(AnalysisResultQuerySet)):
+    def get_queryset(self):
+        # The search document is as big as the texts and only the database reads it.
+        return super().get_queryset().defer("search_vector")
+
+
+class AllResultsManager(models.Manager.from_queryset(AnalysisResultQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().defer("search_vector")
+
 
 class AnalysisResult(SoftDeleteModel):
     """What a model made of a job's media: JSON, text outputs and segments."""
@@ -380,9 +481,16 @@ class AnalysisResult(SoftDeleteModel):
     extracted_text = models.TextField(null=True, blank=True)
     frames_extracted = models.IntegerField(null=True, blank=True)
     segments = models.JSONField(null=True, blank=True, help_text="timestamps of key segments")
+    # Full-text search (docs/search.md): on PostgreSQL a stored tsvector of the texts, with a
+    # GIN index (idx_result_search, made by migration 0005 on PostgreSQL only: an index USING
+    # gin cannot be declared here, as SQLite would be asked to build it too). On SQLite the
+    # column is NULL and the FTS5 table analysis_results_fts does the work.
+    search_vector = search.SearchVectorColumn(
+        expression=search.SearchDocument(), output_field=search.TsVectorField(), db_persist=True
+    )
 
-    objects = AliveManager.from_queryset(AnalysisResultQuerySet)()
-    all_objects = AnalysisResultQuerySet.as_manager()
+    objects = ResultManager()
+    all_objects = AllResultsManager()
 
     class Meta(SoftDeleteModel.Meta):
         db_table = "analysis_results"

@@ -78,10 +78,12 @@ class ListPage:
         return (self.number - 1) * self.per_page + len(self.rows)
 
 
-def count_rows(queryset, *, estimate: bool) -> tuple[int, bool, bool]:
-    """(total, exact, estimated): exact up to COUNT_CAP; beyond it the planner's estimate when
-    `estimate` allows one, else COUNT_CAP itself as a floor. SQLite, which holds
+def count_rows(queryset, *, estimate: bool, cap: int | None = None) -> tuple[int, bool, bool]:
+    """(total, exact, estimated): exact up to `cap` (COUNT_CAP); beyond it the planner's
+    estimate when `estimate` allows one, else the cap itself as a floor. SQLite, which holds
     development-sized data, is counted exactly."""
+    if queryset.query.is_empty():  # .none(): no SQL to run, nor to key a cached estimate on
+        return 0, True, False
     key = None
     if estimate and connections[queryset.db].vendor == "postgresql":
         # A big list's estimated total is reused for a minute: two queries fewer per page.
@@ -89,7 +91,7 @@ def count_rows(queryset, *, estimate: bool) -> tuple[int, bool, bool]:
         key = "list-estimate:" + hashlib.sha256(f"{sql}{params!r}".encode()).hexdigest()
         if (cached := cache.get(key)) is not None:
             return cached, False, True
-    total, exact = bounded_count(queryset)
+    total, exact = bounded_count(queryset, cap)
     if exact:
         return total, True, False
     if key and (planned := planner_estimate(queryset)) is not None:
@@ -101,17 +103,28 @@ def count_rows(queryset, *, estimate: bool) -> tuple[int, bool, bool]:
     return total, False, False
 
 
-def paginate(queryset, number: int, per_page: int, *, filtered: bool) -> ListPage:
+def paginate(
+    queryset,
+    number: int,
+    per_page: int,
+    *,
+    filtered: bool,
+    counted: tuple | None = None,
+    page_ids=None,
+) -> ListPage:
     """One page of `queryset`: three queries (four for a big unfiltered PostgreSQL list, two
-    while its estimated total is cached)."""
+    while its estimated total is cached). `counted`: count_rows() of it, if already known.
+    `page_ids(offset, limit)`: another way to the page's ids, or None to read them as usual."""
     # An estimate only for the whole table: a filtered list says "more than COUNT_CAP".
-    total, exact, estimated = count_rows(queryset, estimate=not filtered)
+    total, exact, estimated = counted or count_rows(queryset, estimate=not filtered)
     if exact and total and number > -(-total // per_page):
         number = -(-total // per_page)
     offset = (number - 1) * per_page
     # A deferred join: the page's ids first, read from the list's index alone; then just those
     # rows with their joins and annotations. Page 2,000 never joins the 50,000 rows it skips.
-    ids = list(queryset.values_list("pk", flat=True)[offset : offset + per_page + 1])
+    ids = page_ids(offset, per_page + 1) if page_ids else None
+    if ids is None:
+        ids = list(queryset.values_list("pk", flat=True)[offset : offset + per_page + 1])
     by_id = {row.pk: row for row in queryset.filter(pk__in=ids)} if ids else {}
     rows = [by_id[pk] for pk in ids if pk in by_id]
     return ListPage(

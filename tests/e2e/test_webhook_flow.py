@@ -68,11 +68,13 @@ def test_a_decision_in_the_browser_reaches_the_receiver_within_seconds(
     expect(page.locator(".messages")).to_contain_text(f"Review #{review.pk} saved")
     decided = time.monotonic()
 
-    while not receiver.received and time.monotonic() - decided < 10:
+    # Seconds on a quiet machine (the bench measures the delay); the margin is for a worker
+    # process still importing Django on a busy one.
+    while not receiver.received and time.monotonic() - decided < 60:
         assert worker_process.poll() is None, worker_process.stderr.read().decode()
         time.sleep(0.05)
 
-    assert len(receiver.received) == 1, "the worker sent nothing within 10 s"
+    assert len(receiver.received) == 1, "the worker sent nothing within 60 s"
     request = receiver.received[0]
     payload = Webhook(endpoint.secret).verify(request.body, request.headers)
     assert payload["data"]["review_id"] == review.pk

@@ -27,6 +27,7 @@ import time
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
@@ -36,13 +37,23 @@ from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Count, F, Q
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import override_settings
 from django.utils import timezone
 
 from dashboard.stats import WINDOWS, Scope, quality_figures
 from mediaanalysis import bench_webhooks
-from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
+from mediaanalysis.management import vocabulary
+from mediaanalysis.pipeline import search
+from mediaanalysis.pipeline.decoding import make_test_audio
+from mediaanalysis.pipeline.models import (
+    AnalysisJob,
+    AnalysisResult,
+    MediaFile,
+    MediaPeaks,
+    UserSession,
+)
+from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
 from reviews import services
 from reviews.models import HELD, OPEN, HITLReview, ReviewEvent
@@ -113,6 +124,26 @@ class Command(BaseCommand):
         parser.add_argument("--deliveries", type=int, default=1000)
         parser.add_argument("--decisions", type=int, default=400, help="per reviewer count")
         parser.add_argument("--skip-pages", action="store_true", help="only the claims over HTTP")
+        parser.add_argument(
+            "--only",
+            choices=["pages", "search", "claims", "webhooks", "media"],
+            help="run only this part: the pages, the full-text search rows, the claims, the webhooks or the media",
+        )
+        parser.add_argument(
+            "--write-rows", type=int, default=2000, help="results inserted to measure write cost"
+        )
+        parser.add_argument(
+            "--skip-media", action="store_true", help="no media Range or waveform peaks rows"
+        )
+        parser.add_argument(
+            "--media-mb", type=int, default=256, help="size of the file served in 1 MB ranges"
+        )
+        parser.add_argument(
+            "--audio-minutes",
+            type=int,
+            default=60,
+            help="length of the audio whose peaks are timed",
+        )
         parser.add_argument("--json", dest="json_path", help="write the results here as JSON")
 
     def handle(
@@ -127,6 +158,11 @@ class Command(BaseCommand):
         cycle,
         skip_claims,
         skip_pages,
+        only,
+        write_rows,
+        skip_media,
+        media_mb,
+        audio_minutes,
         json_path,
         webhooks,
         deliveries,
@@ -147,6 +183,13 @@ class Command(BaseCommand):
                 "DEBUG is on: templates are parsed on every request. `make bench` runs with DEBUG=false."
             )
         report = {"machine": self.machine(), "sizes": self.sizes(), "pages": [], "claims": []}
+        if only:
+            skip_pages, skip_claims = only != "pages", only != "claims"
+            skip_media = only != "media"
+            webhooks = webhooks and only == "webhooks"
+        if only in (None, "search"):
+            with override_settings(ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]):
+                report["search"] = self.search(write_rows)
         if not skip_pages:
             with override_settings(ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]):
                 for row in self.pages():
@@ -154,6 +197,8 @@ class Command(BaseCommand):
                     self.print_row(row)
             report["ratios"] = self.ratios(report["pages"])
             self.print_ratios(report["ratios"])
+        if not skip_media:
+            report["media"] = self.media(media_mb, audio_minutes)
         if not skip_claims:
             levels = [int(n) for n in concurrency.split(",") if n.strip()]
             runs = [(level, False, None) for level in levels] if plain else []
@@ -445,6 +490,198 @@ class Command(BaseCommand):
         for name, value in ratios.items():
             self.stdout.write(f"{name:<45} {value}x")
 
+    # Media
+
+    def media(self, media_mb, audio_minutes):
+        rows = {"ranges": [], "peaks": None}
+        for clients in (1, 4):
+            row = self.media_ranges(media_mb, clients)
+            rows["ranges"].append(row)
+            self.stdout.write(
+                f"media ranges, 1 MB x {row['requests']:,}, {clients} client(s): app"
+                f" {row['app_mb_per_s']} MB/s, whitenoise {row['whitenoise_mb_per_s']} MB/s,"
+                f" app / whitenoise {row['ratio']}; a one-byte range: app"
+                f" {row['one_byte_median_ms']['app']} ms, whitenoise"
+                f" {row['one_byte_median_ms']['whitenoise']} ms; gunicorn's peak RSS"
+                f" {row['gunicorn_rss_mb']} MB"
+            )
+        rows["peaks"] = self.media_peaks(audio_minutes)
+        peaks = rows["peaks"]
+        self.stdout.write(
+            f"peaks of {audio_minutes} min of audio: computed in {peaks['compute_s']} s"
+            f" ({peaks['compute_cpu_s']} s of CPU)"
+            f" ({peaks['length']} peaks, {peaks['gzip_kb']} KB gzipped); served: median"
+            f" {peaks['serve']['median_ms']} ms, p95 {peaks['serve']['p95_ms']} ms,"
+            f" {peaks['serve']['queries']} queries (the peaks' own part"
+            f" {peaks['peaks_only_median_ms']} ms; a signed-in 404 page {peaks['floor_median_ms']} ms)"
+        )
+        return rows
+
+    def media_ranges(self, media_mb, clients):
+        """The same file in 1 MB Range requests through GET /files/<id>/media/ (signed in,
+        authorized) and from whitenoise (STATIC_ROOT), over HTTP against gunicorn."""
+        size = media_mb * 2**20
+        name = "bench-media.bin"
+        media_path = Path(settings.MEDIA_ROOT) / "bench" / name
+        static_path = BASE_DIR / "staticfiles" / name
+        for path in (media_path, static_path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as f:
+                for _ in range(media_mb):
+                    f.write(os.urandom(2**20))
+        media = MediaFile.objects.create(
+            session_id="bench-media",
+            original_filename=name,
+            media_type="video",
+            mime_type="video/webm",
+            storage_backend="local",
+            storage_path=f"bench/{name}",
+            file_size=size,
+        )
+        cookie = self.http_reviewers(1)[0]
+        port = free_port()
+        try:
+            with gunicorn(port) as server:
+                timings, overhead = {}, {}
+                for label, url, headers in (
+                    ("whitenoise", f"/static/{name}", {}),
+                    ("app", f"/files/{media.pk}/media/", {"Cookie": cookie}),
+                ):
+                    self.range_sweep(port, url, headers, 2**20, size, clients)  # warm-up
+                    started = time.perf_counter()
+                    requests = self.range_sweep(port, url, headers, 2**20, size, clients, laps=2)
+                    timings[label] = time.perf_counter() - started
+                    # What a request costs before its bytes: one-byte ranges, one client.
+                    overhead[label] = self.one_byte_latency(port, url, headers)
+                rss = self.peak_rss_mb(server.pid)
+        finally:
+            MediaFile.all_objects.filter(pk=media.pk).delete()
+            media_path.unlink()
+            static_path.unlink()
+        mb = 2 * media_mb * clients
+        app, static = mb / timings["app"], mb / timings["whitenoise"]
+        return {
+            "clients": clients,
+            "file_mb": media_mb,
+            "requests": requests,
+            "app_mb_per_s": round(app, 1),
+            "whitenoise_mb_per_s": round(static, 1),
+            "ratio": round(app / static, 2),
+            "one_byte_median_ms": {label: ms(value) for label, value in overhead.items()},
+            "gunicorn_rss_mb": rss,
+        }
+
+    @staticmethod
+    def one_byte_latency(port, url, headers, runs=200):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        timings = []
+        try:
+            for _ in range(runs):
+                started = time.perf_counter()
+                conn.request("GET", url, headers={**headers, "Range": "bytes=0-0"})
+                response = conn.getresponse()
+                response.read()
+                timings.append(time.perf_counter() - started)
+        finally:
+            conn.close()
+        return statistics.median(timings)
+
+    @staticmethod
+    def range_sweep(port, url, headers, chunk, size, clients, laps=1):
+        """Each client reads the whole file in `chunk` ranges, `laps` times; checks each answer."""
+        errors, counts = [], [0] * clients
+
+        def work(index):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                for _ in range(laps):
+                    for first in range(0, size, chunk):
+                        last = min(size, first + chunk) - 1
+                        conn.request(
+                            "GET", url, headers={**headers, "Range": f"bytes={first}-{last}"}
+                        )
+                        response = conn.getresponse()
+                        body = response.read()
+                        if response.status != 206 or len(body) != last - first + 1:
+                            errors.append((url, response.status, len(body)))
+                            return
+                        counts[index] += 1
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise CommandError(f"media ranges: {errors[:3]}")
+        return sum(counts)
+
+    @staticmethod
+    def peak_rss_mb(server_pid) -> dict:
+        """The peak resident memory (VmHWM) of each gunicorn worker, in MB."""
+        peaks = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            if f"\nPPid:\t{server_pid}\n" in text:
+                line = next(x for x in text.splitlines() if x.startswith("VmHWM"))
+                peaks.append(round(int(line.split()[1]) / 1024, 1))
+        return max(peaks) if peaks else None
+
+    def media_peaks(self, minutes):
+        """A long audio's peaks: computed once (timed), then served from media_peaks."""
+        path = Path(settings.MEDIA_ROOT) / "bench" / f"bench-{minutes}-min.ogg"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            make_test_audio(path, minutes)  # not timed
+        media = MediaFile.objects.create(
+            session_id="bench-media",
+            original_filename=path.name,
+            media_type="audio",
+            mime_type="audio/ogg",
+            storage_backend="local",
+            storage_path=f"bench/{path.name}",
+            duration_seconds=minutes * 60,
+        )
+        try:
+            started, cpu = time.perf_counter(), time.process_time()
+            answer = peaks_for(media, background=False)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            if answer.status != 200:
+                raise CommandError(f"peaks: {answer.status} {answer.message}")
+            row = MediaPeaks.objects.get(media_file=media)
+            reviewer = self.users[REVIEWERS]
+            serve = self.measure("peaks, stored", reviewer, f"/files/{media.pk}/peaks/")
+            # The same minus Django's request cycle: what the peaks themselves cost.
+            request = RequestFactory().get("/", HTTP_ACCEPT_ENCODING="gzip")
+            own = []
+            for _ in range(self.runs):
+                started = time.perf_counter()
+                peaks_response(request, peaks_for(media))
+                own.append(time.perf_counter() - started)
+            log = logging.getLogger("django.request")
+            level, _ = log.level, log.setLevel(logging.ERROR)
+            floor = self.measure("a missing job (404 page)", reviewer, "/jobs/0/", codes=(404,))
+            log.setLevel(level)
+        finally:
+            MediaFile.all_objects.filter(pk=media.pk).delete()
+        return {
+            "audio_minutes": minutes,
+            "compute_s": round(seconds, 2),
+            # CPU time: what the computation costs on a core of its own, however busy the
+            # machine is with other work.
+            "compute_cpu_s": round(cpu, 2),
+            "length": row.length,
+            "gzip_kb": round(len(row.payload) / 1024, 1),
+            "serve": serve,
+            "peaks_only_median_ms": ms(statistics.median(own)),
+            "floor_median_ms": floor["median_ms"],
+        }
+
     def print_webhooks(self, rows):
         put = rows["throughput"]
         self.stdout.write(
@@ -464,6 +701,170 @@ class Command(BaseCommand):
             f" {cost['statements_in_transaction']} statements in its transaction,"
             f" {cost['reads_before_transaction']} read(s) before it"
         )
+
+    # Full-text search (docs/search.md)
+
+    def search(self, write_rows):
+        """Search rows at page 1 and 200, the index's size, the write cost, the slowest plan."""
+        manager = self.users[MANAGERS]
+        model = AnalysisResult.objects.order_by("-id").values_list("model_used", flat=True)[0]
+        rare = self.rare_word()
+        queries = [
+            ("rare word", rare, {}),
+            ("common word", "the", {}),
+            ("phrase", f'"{vocabulary.PHRASES[1]}"', {}),
+            ("common word + filter", "the", {"model_used": model}),
+        ]
+        # The same run's floor and the results list without a search, to read the rows against.
+        request_log = logging.getLogger("django.request")
+        level, _ = request_log.level, request_log.setLevel(logging.ERROR)
+        baseline = [
+            self.measure("a missing job (404 page)", manager, "/jobs/0/", codes=(404,)),
+            self.measure("results list, first page (no search)", manager, "/results/"),
+        ]
+        request_log.setLevel(level)
+        for row in baseline:
+            self.print_row(row)
+        rows = []
+        for label, q, filters in queries:
+            matches = AnalysisResult.objects.search(q).filter(**filters).count()
+            for page in (1, 200):
+                params = {"q": q, "page": page} | ({"model": model} if filters else {})
+                url = "/results/?" + urlencode(params)
+                row = self.measure(f"search: {label}, page {page}", manager, url)
+                row["matches"] = matches
+                rows.append(row)
+                self.print_row(row)
+        slowest = max(rows, key=lambda r: r["median_ms"])
+        report = {
+            "baseline": baseline,
+            "rows": rows,
+            "sizes": self.search_sizes(),
+            "write_cost": self.write_cost(write_rows),
+            "slowest": {"page": slowest["page"], "url": slowest["url"]},
+            "plan": self.slowest_plan(slowest),
+        }
+        sizes, cost = report["sizes"], report["write_cost"]
+        self.stdout.write(
+            f"search index {sizes['index_mb']} MB; table {sizes['table_mb']} MB"
+            f" ({sizes['index_over_table']} of it)"
+        )
+        for way in ("single", "bulk"):
+            self.stdout.write(
+                f"insert ({way}): {cost[way]['with_us_per_row']} us/row with the search column"
+                f" and its index, {cost[way]['without_us_per_row']} without"
+                f" (+{cost[way]['added_us_per_row']} us, x{cost[way]['ratio']})"
+            )
+        self.stdout.write(f"slowest search row: {slowest['page']}\n{report['plan']}")
+        return report
+
+    def rare_word(self) -> str:
+        """The rarest word of the vocabulary's last 200 (the long tail) that some result holds."""
+        counts = {word: search_bound(word) for word in vocabulary.WORDS[-200:]}
+        held = {word: count for word, count in counts.items() if count}
+        return min(held, key=held.get) if held else vocabulary.WORDS[-1]
+
+    def search_sizes(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT pg_relation_size('idx_result_search'), pg_table_size('analysis_results'),
+                          pg_total_relation_size('analysis_results'),
+                          (SELECT avg(pg_column_size(search_vector)) FROM
+                             (SELECT search_vector FROM analysis_results TABLESAMPLE SYSTEM (1)) s)"""
+            )
+            index, table, total, column = cursor.fetchone()
+        mb = 1024 * 1024
+        return {
+            "index_mb": round(index / mb, 1),
+            "table_mb": round(table / mb, 1),
+            "table_with_indexes_mb": round(total / mb, 1),
+            "index_over_table": round(index / table, 2),
+            "search_vector_avg_bytes": round(float(column or 0)),
+        }
+
+    def write_cost(self, rows):
+        """What the search column and its index add to writing a result. Two scratch copies of
+        analysis_results with its indexes: one with the generated column and its GIN index,
+        one where the column is plain (NULL) and has no index. The same `rows` results (with
+        texts) go into each, one INSERT at a time as the API writes them, and in one
+        INSERT ... SELECT (the database's own cost, without the round trips); the two tables
+        take turns, three rounds, and the median round counts. Microseconds per row."""
+        columns = (
+            "job_id, media_file_id, analysis_type, model_used, result_data, confidence_score,"
+            " transcript, summary, extracted_text, frames_extracted, segments, created_at, updated_at"
+        )
+        names = ("without", "with")
+        single, bulk = {n: [] for n in names}, {n: [] for n in names}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM analysis_results WHERE transcript IS NOT NULL"
+                " OR extracted_text IS NOT NULL ORDER BY id DESC LIMIT %s",
+                [rows],
+            )
+            ids = [pk for (pk,) in cursor.fetchall()]
+            cursor.execute(f"SELECT {columns} FROM analysis_results WHERE id = ANY(%s)", [ids])
+            sample = cursor.fetchall()
+            for name in names:
+                generated = "INCLUDING" if name == "with" else "EXCLUDING"
+                cursor.execute(f"DROP TABLE IF EXISTS bench_write_{name}")
+                cursor.execute(
+                    f"CREATE UNLOGGED TABLE bench_write_{name} (LIKE analysis_results"
+                    f" INCLUDING ALL {generated} GENERATED)"
+                )
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'bench_write_without'"
+                " AND indexdef LIKE '%%gin (search_vector)%%'"
+            )
+            for (index,) in cursor.fetchall():
+                cursor.execute(f'DROP INDEX "{index}"')
+            insert = f"INSERT INTO bench_write_{{}} ({columns}) VALUES ({', '.join(['%s'] * 13)})"
+            for _ in range(3):
+                for name in names:
+                    cursor.execute(f"TRUNCATE bench_write_{name}")
+                    started = time.perf_counter()
+                    for values in sample:  # JSON comes back as text: fine to insert again
+                        cursor.execute(insert.format(name), values)
+                    single[name].append(time.perf_counter() - started)
+                    cursor.execute(f"TRUNCATE bench_write_{name}")
+                    started = time.perf_counter()
+                    cursor.execute(
+                        f"INSERT INTO bench_write_{name} ({columns}) SELECT {columns}"
+                        " FROM analysis_results WHERE id = ANY(%s)",
+                        [ids],
+                    )
+                    bulk[name].append(time.perf_counter() - started)
+            for name in names:
+                cursor.execute(f"DROP TABLE bench_write_{name}")
+
+        def per_row(timings):
+            return round(statistics.median(timings) / max(len(sample), 1) * 1e6, 1)
+
+        report = {"rows": len(sample)}
+        for way, timings in (("single", single), ("bulk", bulk)):
+            with_, without = per_row(timings["with"]), per_row(timings["without"])
+            report[way] = {
+                "with_us_per_row": with_,
+                "without_us_per_row": without,
+                "added_us_per_row": round(with_ - without, 1),
+                "ratio": round(with_ / without, 2) if without else None,
+            }
+        return report
+
+    def slowest_plan(self, row) -> str:
+        """EXPLAIN ANALYZE of each statement the slowest row's page runs (but the sign-in's)."""
+        client = Client()
+        client.force_login(self.users[MANAGERS])
+        recorder = QueryRecorder()
+        with connection.execute_wrapper(recorder):
+            self.expect_ok(client.get(row["url"]), row["page"])
+        plans = []
+        with connection.cursor() as cursor:
+            for sql, params, _many, _ in recorder.queries:
+                if "analysis_results" not in sql:
+                    continue
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                plans.append("\n".join(line for (line,) in cursor.fetchall()))
+        return "\n\n".join(plans)
 
     # Claims over HTTP
 
@@ -649,6 +1050,11 @@ class Command(BaseCommand):
                 f"{settings.SESSION_COOKIE_NAME}={session.session_key}; csrftoken={csrf}"
             )
         return cookies
+
+
+def search_bound(q) -> int:
+    """How many live results match (counted up to RANK_LIMIT + 1, as the page counts)."""
+    return AnalysisResult.objects.search(q).values("pk")[: search.RANK_LIMIT + 1].count()
 
 
 def free_port() -> int:

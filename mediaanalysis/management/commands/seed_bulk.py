@@ -7,6 +7,7 @@ built again after it, all in one transaction, so a failed load leaves the schema
 SQLite takes the same shapes through the ORM, at smaller sizes.
 """
 
+import math
 import random
 import time
 from datetime import timedelta
@@ -18,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from mediaanalysis.management import vocabulary
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.roles import REVIEWERS, ensure_groups
 from reviews.models import Decision, GoldItem, HITLReview, Reason, ReviewEvent, Round
@@ -25,6 +27,10 @@ from reviews.models import Decision, GoldItem, HITLReview, Reason, ReviewEvent, 
 from .seed_demo import ERRORS  # the same failure messages as the demo data
 
 CHUNK = 100_000
+# Sentences in the pool the results' texts are drawn from, and how often one holds a phrase.
+SENTENCES = 50_000
+PHRASE_RATE = 0.04
+TEXTS = 100_000  # results' texts in the pool they are drawn from
 TABLES = [
     "user_sessions",
     "media_files",
@@ -131,7 +137,10 @@ class PostgresLoader:
     def load(self):
         with transaction.atomic(), connection.cursor() as cursor:
             self.cursor = cursor
-            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            # Building the search index (GIN) of a million results takes longer than the
+            # statement timeout that protects the pages (DB_COMMAND_TIMEOUT).
+            cursor.execute("SET LOCAL statement_timeout = 0")
+            cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
             # VACUUM below can mark a page all-visible (what index-only scans need) only once
             # this commit is flushed (see there).
             cursor.execute("SET LOCAL synchronous_commit = on")
@@ -155,9 +164,11 @@ class PostgresLoader:
         # may be asynchronous, runs after every VACUUM.
         self.bar.set_description("vacuum analyze")
         with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")
             for table in TABLES:
                 cursor.execute(f"VACUUM {table}")
             cursor.execute(f"ANALYZE {', '.join(TABLES)}")
+            cursor.execute("RESET statement_timeout")
 
     def drop_secondary_indexes(self) -> list[str]:
         """Drop the plain indexes of the loaded tables (not those behind constraints); return
@@ -265,10 +276,94 @@ class PostgresLoader:
             },
         )
 
+    def sentences(self) -> int:
+        """A pool of sentences with a Zipf-like vocabulary (see vocabulary.py): word ranks are
+        drawn log-uniformly, so rank r comes up with probability about 1/r. A few sentences
+        carry one of the phrases, the first ones more often. Returns the pool's size."""
+        self.bar.set_description("sentences")
+        words = vocabulary.WORDS
+        self.cursor.execute(
+            """CREATE TEMP TABLE bulk_words ON COMMIT DROP AS
+               SELECT rank::int, word FROM unnest(%s::text[]) WITH ORDINALITY AS w(word, rank)""",
+            [words],
+        )
+        self.cursor.execute("CREATE UNIQUE INDEX ON bulk_words (rank)")
+        self.cursor.execute(
+            """CREATE TEMP TABLE bulk_sentences ON COMMIT DROP AS
+               SELECT s.n AS idx, upper(left(t.text, 1)) || substr(t.text, 2) || '.' AS text
+               FROM generate_series(1, %(sentences)s) s(n)
+               CROSS JOIN LATERAL (
+                   SELECT concat_ws(' ', string_agg(w.word, ' '),
+                                    CASE WHEN random() < %(rate)s
+                                         THEN (%(phrases)s::text[])[1 + floor(power(random(), 2) * %(count)s)::int] END) AS text
+                   FROM (SELECT least(%(size)s, floor(exp(random() * ln(%(size)s + 1)))::int) AS rank, s.n
+                         FROM generate_series(1, 5 + s.n %% 9)) d
+                   JOIN bulk_words w ON w.rank = d.rank
+               ) t""",
+            {
+                "sentences": self.pool_sizes()[0],
+                "rate": PHRASE_RATE,
+                "phrases": vocabulary.PHRASES,
+                "count": len(vocabulary.PHRASES),
+                "size": len(words),
+            },
+        )
+        self.cursor.execute("CREATE UNIQUE INDEX ON bulk_sentences (idx)")
+        self.cursor.execute("ANALYZE bulk_sentences")
+        return self.pool_sizes()[0]
+
+    def texts(self) -> int:
+        """A pool of results' texts built from the sentences: a transcript of four sentences,
+        each also a timed segment with its text (speech at about 14 characters a second);
+        three pages of extracted text (form feeds between them); a one-sentence summary.
+        Each result takes one (about ten share it), so the texts are built once, not a
+        million times. Returns the pool's size."""
+        pool = self.sentences()
+        self.bar.set_description("texts")
+        picks = "\n".join(
+            f"JOIN bulk_sentences s{i} ON s{i}.idx = 1 + (g::bigint * {prime} + {i * 7}) %% {pool}"
+            for i, prime in enumerate((7919, 104_729, 15_485_863, 32_452_843, 49_979_687), 1)
+        )
+        segment = "jsonb_build_object('start', {start}, 'end', {end}, 'label', '{label}', 'text', s{i}.text)"
+        self.cursor.execute(
+            f"""CREATE TEMP TABLE bulk_texts ON COMMIT DROP AS
+                SELECT g AS idx,
+                       'Speaker 1: ' || s1.text || ' Speaker 2: ' || s2.text
+                         || ' Speaker 1: ' || s3.text || ' Speaker 2: ' || s4.text AS transcript,
+                       jsonb_build_array(
+                           {segment.format(i=1, start="0", end="t.e1", label="intro")},
+                           {segment.format(i=2, start="t.e1", end="t.e2", label="speech")},
+                           {segment.format(i=3, start="t.e2", end="t.e3", label="speech")},
+                           {segment.format(i=4, start="t.e3", end="t.e4", label="speech")}) AS segments,
+                       s1.text || E'\\f' || s2.text || E'\\f' || s3.text AS pages,
+                       s5.text AS summary
+                FROM generate_series(1, %(texts)s) g
+                {picks}
+                CROSS JOIN LATERAL (
+                    SELECT round(length(s1.text) / 14.0, 1) AS e1,
+                           round((length(s1.text) + length(s2.text)) / 14.0, 1) AS e2,
+                           round((length(s1.text) + length(s2.text) + length(s3.text)) / 14.0, 1) AS e3,
+                           round((length(s1.text) + length(s2.text) + length(s3.text) + length(s4.text)) / 14.0, 1) AS e4) t""",
+            {"texts": self.pool_sizes()[1]},
+        )
+        self.cursor.execute("CREATE UNIQUE INDEX ON bulk_texts (idx)")
+        self.cursor.execute("ANALYZE bulk_texts")
+        return self.pool_sizes()[1]
+
+    def pool_sizes(self) -> tuple[int, int]:
+        """(sentences, texts) in the pools: as for a million results, or fewer for a small load."""
+        results = self.sizes["results"]
+        return min(SENTENCES, max(1_000, results // 2)), min(TEXTS, max(1_000, results))
+
     def results(self, base):
-        """One result per completed job, then second results (a second model) until the count is met."""
+        """One result per completed job, then second results (a second model) until the count is met.
+
+        Audio and video get a transcript and its segments, documents extracted text, every
+        result a summary: from the pool of texts (see texts()).
+        """
         models = [m for k in KINDS for m in k[3]]
         analysis = [k[2] for k in KINDS]
+        texts = self.texts()
         self.chunks(
             self.sizes["results"],
             "results",
@@ -279,13 +374,14 @@ class PostgresLoader:
                        jsonb_build_object('labels', jsonb_build_array('speech', 'indoor'), 'sentiment',
                                           (ARRAY['positive','neutral','negative'])[1 + n %% 3]),
                        least(1.0, power(random(), 0.45) * (0.8 + 0.2 * ((n %% 2) = 0)::int))::float,
-                       CASE WHEN k <= 1 THEN 'Speaker 1: result ' || n || '. Speaker 2: thanks.' END,
-                       'Summary of result ' || n, CASE WHEN k = 2 THEN 'Page 1 of ' || (1 + n %% 30) END,
+                       CASE WHEN k <= 1 THEN x.transcript END, x.summary,
+                       CASE WHEN k = 2 THEN x.pages END,
                        CASE WHEN k = 0 THEN 24 + (n %% 400) END,
-                       CASE WHEN k <= 1 THEN '[{{"start": 0, "end": 12.5, "label": "intro"}}, {{"start": 12.5, "end": 60, "label": "speech"}}]'::jsonb END,
+                       CASE WHEN k <= 1 THEN x.segments END,
                        j.completed_at, j.completed_at
                 FROM (SELECT g AS n, (g - 1) %% %(completed)s + 1 AS pos FROM generate_series(%(lo)s, %(hi)s) g) s
                 JOIN completed_jobs j ON j.pos = s.pos
+                JOIN bulk_texts x ON x.idx = 1 + (s.n::bigint * 7919) %% {texts}
                 CROSS JOIN LATERAL (SELECT (j.media_file_id - %(file_base)s + 1) %% 4 AS k) kk""",
             {"file_base": base["media_files"], "completed": self.completed_jobs(base)},
         )
@@ -645,16 +741,41 @@ class OrmLoader:
             created_at=created,
         )
 
+    def sentence(self) -> str:
+        """A sentence of the same Zipf-like vocabulary as PostgresLoader.sentences()."""
+        words, rng = vocabulary.WORDS, self.rng
+        picked = [
+            words[min(len(words), int(math.exp(rng.random() * math.log(len(words) + 1)))) - 1]
+            for _ in range(rng.randint(5, 13))
+        ]
+        if rng.random() < PHRASE_RATE:
+            picked.append(vocabulary.PHRASES[int(rng.random() ** 2 * len(vocabulary.PHRASES))])
+        text = " ".join(picked)
+        return text[:1].upper() + text[1:] + "."
+
     def result(self, job, n):
         job_id, file_id, completed = job
         kind = KINDS[n % 4]
+        spoken, document = kind[2] in ("video", "audio"), kind[2] == "document"
+        said = [self.sentence() for _ in range(4)] if spoken or document else []
+        ends = [round(sum(len(t) for t in said[: i + 1]) / 14, 1) for i in range(len(said))]
         return AnalysisResult(
             job_id=job_id,
             media_file_id=file_id,
             analysis_type=kind[2],
             model_used=kind[3][n % 2],
             confidence_score=round(min(1.0, self.rng.random() ** 0.45), 3),
-            summary=f"Summary of result {n}",
+            summary=self.sentence(),
+            transcript=" ".join(f"Speaker {1 + i % 2}: {text}" for i, text in enumerate(said))
+            if spoken
+            else None,
+            segments=[
+                {"start": ([0.0, *ends])[i], "end": ends[i], "label": "speech", "text": text}
+                for i, text in enumerate(said)
+            ]
+            if spoken
+            else None,
+            extracted_text="\f".join(said[:3]) if document else None,
             result_data={"sentiment": ["positive", "neutral", "negative"][n % 3]},
             created_at=completed,
         )

@@ -1,12 +1,16 @@
 """Realistic demo data and one demo user per group. Running it twice changes nothing."""
 
+import json
 import random
+import shutil
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -30,6 +34,11 @@ from reviews.models import (
     Round,
     RoutingRule,
 )
+
+DEMO_MEDIA = Path(__file__).resolve().parents[2] / "demo_media"
+MEDIA_SESSION = "demo-media-4000-8000-000000000001"
+# Above the random demo reviews' priorities (0 to 5), video highest.
+MEDIA_PRIORITY = {"video": 10, "audio": 9, "image": 8, "document": 7}
 
 DEMO_USERS = [
     # username, password, group, staff
@@ -122,12 +131,105 @@ class Command(BaseCommand):
     def handle(self, *args, sessions, seed, **options):
         ensure_groups()
         self.users = self.make_users()
+        copied = self.copy_demo_media()
         if MediaFile.all_objects.filter(session_id__startswith="demo-").exists():
             self.stdout.write("Demo data is already loaded; nothing to add.")
         else:
             with transaction.atomic():
                 self.make_data(sessions, random.Random(seed))
+        # The playable media, at the head of the queue (a data set loaded before it gets it too).
+        if not MediaFile.all_objects.filter(session_id=MEDIA_SESSION).exists():
+            with transaction.atomic():
+                self.make_media_demo(copied)
+        call_command("compute_peaks", *self.media_ids(), stdout=self.stdout)
         self.print_logins()
+
+    # Playable media: mediaanalysis/demo_media/ (manifest.json), copied under MEDIA_ROOT/demo/.
+
+    def copy_demo_media(self) -> dict:
+        """Copy the committed demo files into MEDIA_ROOT; return the manifest's entries."""
+        manifest = json.loads((DEMO_MEDIA / "manifest.json").read_text())
+        target = Path(settings.MEDIA_ROOT) / "demo"
+        target.mkdir(parents=True, exist_ok=True)
+        for entry in manifest["files"] + manifest["contact_sheets"]:
+            destination = target / entry["filename"]
+            if not destination.is_file() or destination.stat().st_size != entry["file_size"]:
+                shutil.copyfile(DEMO_MEDIA / entry["filename"], destination)
+        return manifest
+
+    def media_ids(self) -> list[str]:
+        files = MediaFile.objects.filter(
+            session_id=MEDIA_SESSION, media_type__in=["audio", "video"]
+        )
+        return [str(pk) for pk in files.values_list("pk", flat=True)]
+
+    def make_media_demo(self, manifest: dict):
+        now = timezone.now()
+        UserSession.objects.create(
+            session_id=MEDIA_SESSION,
+            user_agent="media-cli/2.3.1 python-httpx/0.27",
+            ip_address="10.0.0.42",
+            started_at=now - timedelta(hours=1),
+            last_activity=now - timedelta(minutes=5),
+            request_count=len(manifest["files"]) * 3,
+            media_processed_count=len(manifest["files"]),
+        )
+        for n, entry in enumerate(manifest["files"]):
+            created = now - timedelta(minutes=50 - n)
+            media = MediaFile.objects.create(
+                session_id=MEDIA_SESSION,
+                original_filename=entry["filename"],
+                file_path=f"uploads/{MEDIA_SESSION}/{entry['filename']}",
+                file_size=entry["file_size"],
+                media_type=entry["media_type"],
+                mime_type=entry["mime_type"],
+                duration_seconds=entry["duration_seconds"],
+                extraction_method=entry["extraction_method"],
+                frame_count=entry["frame_count"],
+                contact_sheet_path=f"demo/{entry['contact_sheet']}"
+                if entry["contact_sheet"]
+                else None,
+                storage_backend="local",
+                storage_path=f"demo/{entry['filename']}",
+                created_at=created,
+            )
+            job = AnalysisJob.objects.create(
+                session_id=MEDIA_SESSION,
+                job_type=entry["job_type"],
+                status=ProcessingStatus.COMPLETED,
+                progress=1.0,
+                media_file=media,
+                parameters={"model": entry["model_used"], "source": "demo_media"},
+                started_at=created + timedelta(seconds=5),
+                completed_at=created + timedelta(seconds=40),
+                created_at=created,
+            )
+            result = AnalysisResult.objects.create(
+                job=job,
+                media_file=media,
+                analysis_type=entry["analysis_type"],
+                model_used=entry["model_used"],
+                confidence_score=entry["confidence_score"],
+                result_data=entry.get("result_data"),
+                transcript=entry.get("transcript"),
+                summary=entry.get("summary"),
+                extracted_text=entry.get("extracted_text"),
+                frames_extracted=entry.get("frames_extracted"),
+                segments=entry.get("segments"),
+                created_at=job.completed_at,
+            )
+            # Video first: a demo reviewer's first "Claim next" gets the video.
+            review = HITLReview.objects.create(
+                analysis_result=result,
+                priority=MEDIA_PRIORITY.get(entry["media_type"], 6),
+                created_at=job.completed_at + timedelta(seconds=n),
+            )
+            ReviewEvent.objects.create(
+                review=review, kind=ReviewEvent.Kind.ENQUEUED, actor=self.users["manager"], at=now
+            )
+        self.stdout.write(
+            f"{len(manifest['files'])} files of playable media under {settings.MEDIA_ROOT}/demo/."
+        )
 
     def make_users(self):
         User = get_user_model()
