@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, ProcessingStatus
 from mediaanalysis.pipeline.queries import distinct_values
-from reviews.models import Decision, HITLReview, ReviewEvent, ReviewStatus
+from reviews.models import Decision, HITLReview, ReviewEvent, ReviewStatus, Round
 
+from . import agreement, analytics
 from .aggregates import Percentile, Percentiles, Seconds
 
 WINDOWS = {
@@ -120,12 +121,30 @@ def figures(scope: Scope, now: datetime | None = None) -> dict:
             "backlog": backlog(scope, now, start, prev_start),
             "reviewers": reviewers(scope, start, now),
             "models": models(scope, start, prev_start),
+            **quality_figures(scope, start, now),
         }
+
+
+def quality_figures(scope: Scope, start, now) -> dict:
+    """The quality section and the reviewers' work (dashboard/agreement.py, analytics.py)."""
+    return {
+        "quality": agreement.quality(_reviews(scope), _results(scope), start, now),
+        "work": analytics.work(_reviews(scope), start),
+    }
 
 
 def _jobs(scope: Scope):
     jobs = AnalysisJob.objects.all()
     return jobs.filter(job_type=scope.job_type) if scope.job_type else jobs
+
+
+def _results(scope: Scope):
+    results = AnalysisResult.objects.all()
+    if scope.job_type:
+        results = results.filter(job__job_type=scope.job_type)
+    if scope.model:
+        results = results.filter(model_used=scope.model)
+    return results
 
 
 def _reviews(scope: Scope):
@@ -263,6 +282,7 @@ def backlog(scope: Scope, now, start, prev_start) -> dict:
                     HITLReview.objects.filter(
                         analysis_result=OuterRef("analysis_result"),
                         created_at__gt=OuterRef("reviewed_at"),
+                        round=Round.FIRST,  # the needs-changes loop, not a second review
                     )
                 )
             ),
@@ -276,10 +296,12 @@ def backlog(scope: Scope, now, start, prev_start) -> dict:
             "pk", filter=Q(kind__in=[ReviewEvent.Kind.TAKEN_OVER, ReviewEvent.Kind.EXPIRED])
         ),
     )
-    # Rounds per result: how many reviews each result reviewed in the window has had in all.
+    # Rounds per result: how many first reviews each result reviewed in the window has had in
+    # all (second reviews and gold checks are quality's, docs/quality.md).
+    firsts = reviews.filter(round=Round.FIRST, gold_item__isnull=True)
     rounds = (
-        reviews.filter(
-            analysis_result__in=reviews.filter(reviewed_at__gte=start).values("analysis_result")
+        firsts.filter(
+            analysis_result__in=firsts.filter(reviewed_at__gte=start).values("analysis_result")
         )
         .order_by()
         .values("analysis_result")
@@ -343,7 +365,9 @@ def reviewers(scope: Scope, start, now) -> dict:
 
 
 def models(scope: Scope, start, prev_start) -> dict:
-    decided = _reviews(scope).filter(reviewed_at__gte=start, status=ReviewStatus.COMPLETED)
+    # First reviews only: a second review or a gold check would count a result twice.
+    firsts = _reviews(scope).filter(round=Round.FIRST, gold_item__isnull=True)
+    decided = firsts.filter(reviewed_at__gte=start, status=ReviewStatus.COMPLETED)
     approval = list(
         decided.order_by()
         .values(
@@ -360,10 +384,8 @@ def models(scope: Scope, start, prev_start) -> dict:
     )
     for row in approval:
         row["rate"] = _rate(row["yes"], row["n"])
-    previous = (
-        _reviews(scope)
-        .filter(reviewed_at__gte=prev_start, reviewed_at__lt=start)
-        .aggregate(n=Count("pk"), yes=Count("pk", filter=Q(approved=Decision.YES)))
+    previous = firsts.filter(reviewed_at__gte=prev_start, reviewed_at__lt=start).aggregate(
+        n=Count("pk"), yes=Count("pk", filter=Q(approved=Decision.YES))
     )
     bucket = Least(
         Cast(Floor(F("analysis_result__confidence_score") * BUCKETS), IntegerField()), BUCKETS - 1

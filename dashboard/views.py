@@ -18,6 +18,7 @@ from django.views.decorators.vary import vary_on_headers
 from mediaanalysis.db import use_replica
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult
 from mediaanalysis.pipeline.queries import distinct_values
+from reviews.models import Decision
 
 from .charts import Series, bar_chart, calibration_chart, hbar_chart, sparkline
 from .stats import WINDOWS, Scope, figures
@@ -111,6 +112,9 @@ def compute(scope: Scope) -> dict:
             "scope": scope,
             "charts": _charts(scope, data),
             "links": _links(scope, data),
+            "decision_choices": Decision.choices,
+            "min_pairs": settings.QUALITY_MIN_PAIRS,
+            "idle_seconds": settings.REVIEW_IDLE_SECONDS,
         },
     )
     cache.set(scope.cache_key(), data, settings.DASHBOARD_CACHE_SECONDS)
@@ -179,6 +183,105 @@ def _links(scope: Scope, data) -> dict:
                 ),
             }
             for row in data["models"]["approval"]
+        ],
+        "quality": _quality_links(scope, data),
+    }
+
+
+def _quality_links(scope: Scope, data) -> dict:
+    """Where each quality figure leads: the results list, filtered to the reviews behind it
+    by its manager-only quality filters (reviews/filters.py)."""
+    since = _minute(data["start"])
+    quality = data["quality"]
+
+    def results(**params):
+        return _url("result-list", quality_since=since, **params)
+
+    def kinds(**params):
+        return {
+            "all_url": results(quality="second_reviewed", **params),
+            "agreed_url": results(quality="agreed", **params),
+            "disagreed_url": results(quality="disagreed", **params),
+        }
+
+    scope_model = {"model": scope.model} if scope.model else {}
+    return {
+        **kinds(**scope_model),
+        "by_model": [
+            {
+                **row,
+                **kinds(model=row["model"], analysis_type=row["analysis_type"]),
+            }
+            for row in quality["by_model"]
+        ],
+        "by_reviewer": [
+            {
+                **row,
+                **kinds(reviewer=row["reviewer"], **scope_model),
+                "overturn": next(
+                    (o for o in quality["overturns"] if o["reviewer"] == row["reviewer"]), None
+                ),
+                "overturned_url": results(
+                    quality="overturned", reviewer=row["reviewer"], **scope_model
+                ),
+            }
+            for row in quality["by_reviewer"]
+        ],
+        "overturns": [
+            {
+                **row,
+                "url": results(quality="adjudicated", reviewer=row["reviewer"], **scope_model),
+                "overturned_url": results(
+                    quality="overturned", reviewer=row["reviewer"], **scope_model
+                ),
+            }
+            for row in quality["overturns"]
+        ],
+        "confusion": [
+            {
+                **row,
+                "cells": [
+                    (value, n, results(pair=f"{row['first']}:{value}", **scope_model))
+                    for value, n in row["cells"]
+                ],
+            }
+            for row in quality["confusion"]
+        ],
+        "gold": [
+            {
+                **row,
+                "url": results(quality="gold_checked", reviewer=row["reviewer"], **scope_model),
+                "missed_url": results(
+                    quality="gold_missed", reviewer=row["reviewer"], **scope_model
+                ),
+            }
+            for row in quality["gold"]
+        ],
+        "routing": [
+            {
+                **row,
+                **{
+                    f"{kind}_url": _url(
+                        "result-list",
+                        quality=reason,
+                        model=row["model"],
+                        analysis_type=row["analysis_type"],
+                        created_after=since,
+                        **extra,
+                    )
+                    for kind, reason, extra in (
+                        ("results", "", {}),
+                        ("low", "low_confidence", {}),
+                        ("spot", "spot_check", {}),
+                        ("spot_approved", "spot_check", {"review_state": "approved"}),
+                    )
+                },
+            }
+            for row in quality["routing"]
+        ],
+        "work": [
+            {**person, "url": results(reviewer=person["reviewer"], **scope_model)}
+            for person in data["work"]["people"]
         ],
     }
 

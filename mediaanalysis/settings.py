@@ -45,6 +45,13 @@ def env_number(name: str, default, kind=int):
         raise ImproperlyConfigured(f"{name}={value!r} is not a {kind.__name__}") from None
 
 
+def env_fraction(name: str, default: float) -> float:
+    value = env_number(name, default, float)
+    if not 0 <= value <= 1:
+        raise ImproperlyConfigured(f"{name}={value!r} must be between 0 and 1")
+    return value
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -337,6 +344,18 @@ JOB_STALLED_AFTER = env_number("JOB_STALLED_AFTER", 900)
 SESSION_ACTIVE_WITHIN = env_number("SESSION_ACTIVE_WITHIN", 1800)
 # How long a manager may undo a bulk "send to review".
 ENQUEUE_UNDO_SECONDS = env_number("ENQUEUE_UNDO_SECONDS", 600)
+# Quality (docs/quality.md). Routing rules in the admin override the first three per analysis
+# type and model: the share of confident results reviewed anyway (spot checks), and of decided
+# first reviews reviewed again, blind. Gold checks are mixed in at REVIEW_GOLD_RATE of the
+# reviews opened. Sampling is a hash of the row and SAMPLING_SEED: the same seed, the same picks.
+REVIEW_SPOT_CHECK_RATE = env_fraction("REVIEW_SPOT_CHECK_RATE", 0.0)
+REVIEW_SECOND_REVIEW_RATE = env_fraction("REVIEW_SECOND_REVIEW_RATE", 0.0)
+REVIEW_GOLD_RATE = env_fraction("REVIEW_GOLD_RATE", 0.05)
+SAMPLING_SEED = env_str("SAMPLING_SEED", "media-analysis")
+# Reviewer analytics: a gap longer than this between a reviewer's claim events is idle time.
+REVIEW_IDLE_SECONDS = env_number("REVIEW_IDLE_SECONDS", 120)
+# Agreement figures over fewer pairs than this are not shown.
+QUALITY_MIN_PAIRS = env_number("QUALITY_MIN_PAIRS", 10)
 # How stale the dashboard's figures may be.
 DASHBOARD_CACHE_SECONDS = env_number("DASHBOARD_CACHE_SECONDS", 60)
 

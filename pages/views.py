@@ -53,6 +53,7 @@ from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
 from mediaanalysis.pipeline.serving import content_type_for, media_response, safe_filename
 from mediaanalysis.pipeline.storage import locate
 from mediaanalysis.validation import text_problem
+from reviews import quality
 from reviews.filters import ReviewedResultFilter
 from reviews.models import EnqueueBatch, HITLReview, ReviewStatus
 
@@ -376,6 +377,8 @@ def result_detail(request, pk):
             "result_json": pretty_json(result.result_data),
             "reviews": reviews,
             "has_open_review": any(r.status != ReviewStatus.COMPLETED for r in reviews),
+            # Blind review (docs/quality.md): reviewers see no one else's decisions of it.
+            "hide_decisions": quality.hides_decisions(request.user, result.pk),
         },
     )
 

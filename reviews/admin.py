@@ -9,6 +9,7 @@ from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.roles import ADMINS, REVIEWERS
 
 from . import services
+from .admin_quality import mark_as_gold
 from .models import HELD, EnqueueBatch, HITLReview, ReviewDraft, ReviewEvent
 
 
@@ -101,11 +102,13 @@ class HITLReviewAdmin(SoftDeleteAdmin):
         "priority",
         "reviewed_by",
         "reviewed_at",
+        "round",
+        "reason",
         "created_at",
         "is_deleted",
     )
     list_select_related = ("analysis_result", "claimed_by", "reviewed_by")
-    list_filter = ("status", "approved", "priority", "reviewed_at")
+    list_filter = ("status", "approved", "round", "reason", "priority", "reviewed_at")
     search_fields = ("=analysis_result__id", "=claimed_by__username", "=reviewed_by__username")
     search_help_text = "Exact result id, or the username of the claimant or the reviewer."
     raw_id_fields = ("analysis_result",)
@@ -124,6 +127,11 @@ class HITLReviewAdmin(SoftDeleteAdmin):
         "corrections",
         "reviewed_at",
         "reviewed_by",
+        "round",
+        "reason",
+        "reason_details",
+        "previous_review",
+        "gold_item",
     )
     fields = (
         "analysis_result",
@@ -137,6 +145,11 @@ class HITLReviewAdmin(SoftDeleteAdmin):
         "corrections",
         "reviewed_by",
         "reviewed_at",
+        "round",
+        "reason",
+        "reason_details",
+        "previous_review",
+        "gold_item",
         "created_at",
         "updated_at",
         "deleted_at",
@@ -279,7 +292,7 @@ admin.site.unregister(AnalysisResult)
 class ReviewedResultAdmin(AnalysisResultAdmin):
     inlines = [*AnalysisResultAdmin.inlines, ReviewInline]
     action_form = EnqueueActionForm
-    actions = [*AnalysisResultAdmin.actions, "send_to_review"]
+    actions = [*AnalysisResultAdmin.actions, "send_to_review", mark_as_gold]
 
     @admin.action(
         description="Send to review",

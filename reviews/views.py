@@ -1,9 +1,11 @@
 """The review queue and the reviewer's page (PRODUCT.md section 3)."""
 
+from functools import wraps
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect, JsonResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
@@ -19,11 +21,11 @@ from mediaanalysis.pipeline.display import pretty_json, result_media
 from mediaanalysis.pipeline.models import AnalysisResult, UserSession
 from mediaanalysis.pipeline.pagination import bounded_count
 
-from . import services
+from . import quality, services
 from .diff import correctable, diff_corrections
 from .filters import QueueFilter, ReviewedResultFilter
 from .forms import DecisionForm, EnqueueForm, parse_corrections
-from .models import Decision, HITLReview, ReviewEvent, ReviewStatus
+from .models import Decision, HITLReview, ReviewEvent, ReviewStatus, Round
 
 
 def _redirect(request, url):
@@ -53,7 +55,8 @@ def queue(request):
     now = timezone.now()
     counts = HITLReview.objects.queue_counts(request.user, now)
     queue_filter = QueueFilter(
-        request.GET or None, queryset=HITLReview.objects.claimable(now).for_queue()
+        request.GET or None,
+        queryset=HITLReview.objects.claimable(now).for_reviewer(request.user).for_queue(),
     )
     upcoming = list(queue_filter.qs[:25])
     context = {
@@ -82,11 +85,35 @@ def claim_next(request):
     return _next_claim(request)
 
 
+def deciders_only(view):
+    """Reviewers on any review; managers (who may adjudicate) on adjudications only."""
+
+    @wraps(view)
+    def check(request, pk, *args, **kwargs):
+        user = request.user
+        if not user.has_perm("reviews.claim_hitlreview") and not (
+            user.has_perm("reviews.adjudicate_hitlreview")
+            and HITLReview.objects.filter(pk=pk, round=Round.ADJUDICATION).exists()
+        ):
+            raise PermissionDenied
+        return view(request, pk, *args, **kwargs)
+
+    return check
+
+
 def _review_page(request, review, form=None, status=200, banner=None):
     now = timezone.now()
     result = review.analysis_result
     held = review.is_held_by(request.user, now)
-    drafts = list(review.drafts.select_related("user").order_by("-saved_at"))
+    # Blind review (docs/quality.md): a reviewer sees nothing of other people's decisions of a
+    # result under second review or of a gold item, here or anywhere else.
+    hidden = quality.hides_decisions(request.user, result.pk)
+    decision_hidden = (
+        hidden
+        and review.status == ReviewStatus.COMPLETED
+        and review.reviewed_by_id != request.user.pk
+    )
+    drafts = [] if hidden else list(review.drafts.select_related("user").order_by("-saved_at"))
     mine = next((d for d in drafts if d.user_id == request.user.pk), None)
     if form is None:
         initial = {}
@@ -102,7 +129,7 @@ def _review_page(request, review, form=None, status=200, banner=None):
         typed = parse_corrections(corrections_text)
     except ValidationError:
         typed = None  # an invalid draft has no diff yet
-    can_decide = request.user.has_perm("reviews.claim_hitlreview")
+    can_decide = services.may_take(request.user, review)
     context = {
         **result_media(result),
         "review": review,
@@ -119,13 +146,46 @@ def _review_page(request, review, form=None, status=200, banner=None):
         "other_drafts": [d for d in drafts if d.user_id != request.user.pk],
         "diff": diff_corrections(
             correctable(result),
-            review.corrections if review.status == ReviewStatus.COMPLETED else typed,
+            review.corrections
+            if review.status == ReviewStatus.COMPLETED and not decision_hidden
+            else typed,
         ),
-        "events": review.events.select_related("actor").order_by("-at", "-id")[:50],
+        "events": _history(review, request.user, hidden),
+        "decision_hidden": decision_hidden,
+        "earlier": _earlier_decisions(review),
         "can_decide": can_decide,
+        "can_claim_next": request.user.has_perm("reviews.claim_hitlreview"),
         "claim_ttl": settings.REVIEW_CLAIM_TTL,
     }
     return render(request, "reviews/review.html", context, status=status)
+
+
+def _history(review, user, hidden) -> list:
+    """The review's audit trail; under blind review without other people's decisions."""
+    events = list(review.events.select_related("actor").order_by("-at", "-id")[:50])
+    if hidden:
+        for event in events:
+            if event.actor_id != user.pk:
+                event.details = {}  # shown only, never saved
+    return events
+
+
+def _earlier_decisions(review) -> list:
+    """For an adjudication, the two decisions that disagreed (second, then first), with their
+    corrections against the result's data."""
+    if review.round != Round.ADJUDICATION or review.previous_review_id is None:
+        return []
+    second = (
+        HITLReview.all_objects.select_related("previous_review")
+        .filter(pk=review.previous_review_id)
+        .first()
+    )
+    earlier = [r for r in (second, second and second.previous_review) if r is not None]
+    data = correctable(review.analysis_result)
+    return [
+        {"review": r, "label": r.get_round_display(), "diff": diff_corrections(data, r.corrections)}
+        for r in reversed(earlier)
+    ]
 
 
 def _require_review(pk) -> None:
@@ -211,7 +271,7 @@ def _review_gone(request, pk, typed, kept: str):
 
 
 @require_POST
-@permission_required("reviews.claim_hitlreview", raise_exception=True)
+@deciders_only
 def decide(request, pk):
     typed = _typed(request)
     if not HITLReview.objects.filter(pk=pk).exists():
@@ -237,11 +297,14 @@ def decide(request, pk):
         return _review_page(request, _get_review(pk), form=form, status=409, banner=banner)
     decision = Decision(form.cleaned_data["approved"]).label.lower()
     messages.success(request, f"Review #{pk} saved: {decision}.")
+    if not request.user.has_perm("reviews.claim_hitlreview"):
+        # An adjudicating manager stays on the review they decided.
+        return _redirect(request, reverse("review-detail", args=[pk]) + f"?decided={pk}")
     return _next_claim(request, decided=pk)
 
 
 @require_POST
-@permission_required("reviews.claim_hitlreview", raise_exception=True)
+@deciders_only
 def release(request, pk):
     _require_review(pk)
     try:
@@ -254,7 +317,7 @@ def release(request, pk):
 
 
 @require_POST
-@permission_required("reviews.claim_hitlreview", raise_exception=True)
+@deciders_only
 def claim(request, pk):
     _require_review(pk)
     try:
@@ -265,7 +328,7 @@ def claim(request, pk):
 
 
 @require_POST
-@permission_required("reviews.claim_hitlreview", raise_exception=True)
+@deciders_only
 def heartbeat(request, pk):
     """Renew the claim while the reviewer works; keep their typing as a draft either way."""
     if not HITLReview.objects.filter(pk=pk).exists():
@@ -383,7 +446,7 @@ def enqueue(request):
         results = ReviewedResultFilter(
             QueryDict(form.cleaned_data["query"]),
             queryset=AnalysisResult.objects.order_by("-created_at", "-id"),
-            request=request,
+            request=request,  # the same filters as the list the user saw (a manager's too)
         )
         # django-filter drops a field that does not validate: that would send far more.
         if problems := results.problems():

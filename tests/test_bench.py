@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import F
 
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from reviews.models import HITLReview, ReviewStatus
@@ -31,7 +32,14 @@ def test_seed_bulk_loads_the_sizes_asked_for_in_a_realistic_spread():
     assert MediaFile.all_objects.count() == SIZES["files"]
     assert AnalysisJob.all_objects.count() == SIZES["jobs"]
     assert AnalysisResult.all_objects.count() == SIZES["results"]
-    assert HITLReview.all_objects.count() == SIZES["reviews"]
+    assert HITLReview.all_objects.filter(round=1).count() == SIZES["reviews"]
+    # ...and a fifth as many blind second reviews, with adjudications of their disagreements.
+    seconds = HITLReview.all_objects.filter(round=2, gold_item__isnull=True)
+    assert seconds.count() == SIZES["reviews"] // 5
+    assert not seconds.filter(reviewed_by=F("previous_review__reviewed_by")).exists()
+    assert HITLReview.all_objects.filter(round=3).count() == (
+        seconds.filter(status="completed").exclude(approved=F("previous_review__approved")).count()
+    )
     assert set(HITLReview.objects.values_list("status", flat=True)) == set(ReviewStatus.values)
     assert AnalysisJob.objects.values("status").distinct().count() >= 4
     assert AnalysisResult.objects.values("model_used").distinct().count() >= 3

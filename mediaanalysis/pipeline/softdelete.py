@@ -90,9 +90,17 @@ class SoftDeleteModel(models.Model):
 
 
 def dependants(model):
-    """(model, fk name) of every soft-delete model pointing at `model`."""
+    """(model, fk name) of every soft-delete model pointing at `model`.
+
+    Not a model's links to its own rows (a second review's link to the first): those rows are
+    reached through their own parent, which they share.
+    """
     for rel in model._meta.related_objects:
-        if rel.one_to_many and issubclass(rel.related_model, SoftDeleteModel):
+        if (
+            rel.one_to_many
+            and issubclass(rel.related_model, SoftDeleteModel)
+            and rel.related_model is not model
+        ):
             yield rel.related_model, rel.field.name
 
 

@@ -41,6 +41,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from dashboard.stats import WINDOWS, Scope, quality_figures
 from mediaanalysis import bench_webhooks
 from mediaanalysis.management import vocabulary
 from mediaanalysis.pipeline import search
@@ -256,6 +257,11 @@ class Command(BaseCommand):
             "files": MediaFile.all_objects.count(),
             "sessions": UserSession.all_objects.count(),
             "reviews": HITLReview.all_objects.count(),
+            "second_reviews": HITLReview.all_objects.filter(
+                round=2, gold_item__isnull=True
+            ).count(),
+            "adjudications": HITLReview.all_objects.filter(round=3).count(),
+            "gold_checks": HITLReview.all_objects.filter(gold_item__isnull=False).count(),
         }
 
     # Pages
@@ -312,6 +318,21 @@ class Command(BaseCommand):
             "dashboard, cold (30 days)", manager, "/dashboard/?window=30d", cold=True
         )
         yield self.measure("dashboard, warm (30 days)", manager, "/dashboard/?window=30d")
+        # Quality (docs/quality.md): the recount's share of the agreement figures and the
+        # reviewer analytics alone, and the results list a figure links to.
+        for window in ("24h", "30d"):
+            yield self.measure_quality(window)
+        since = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+        yield self.measure(
+            "results list, quality=disagreed (30 days)",
+            manager,
+            f"/results/?quality=disagreed&quality_since={since}",
+        )
+        yield self.measure(
+            "results list, second reviews of one reviewer",
+            manager,
+            f"/results/?quality=second_reviewed&reviewer=bulk-reviewer-01&quality_since={since}",
+        )
         yield self.measure_claims_in_process(reviewer)
 
     def measure(self, name, user, url, cold=False, codes=(200,)):
@@ -332,6 +353,29 @@ class Command(BaseCommand):
                 timings.append(time.perf_counter() - started)
             recorders.append(recorder)
         return self.summarise(name, url, timings, recorders)
+
+    def measure_quality(self, window):
+        """The quality figures of a dashboard recount (agreement, overturns, gold, routing,
+        open adjudications) and the reviewer analytics, timed without the rest of the page."""
+        scope = Scope(window=window)
+        timings, recorders = [], []
+        for n in range(max(3, self.runs // 5) + 1):
+            now = timezone.now()
+            start = now - scope.span
+            recorder = QueryRecorder()
+            with connection.execute_wrapper(recorder):
+                started = time.perf_counter()
+                quality_figures(scope, start, now)
+                elapsed = time.perf_counter() - started
+            if n:  # the first run warms the connection and the plans
+                timings.append(elapsed)
+                recorders.append(recorder)
+        return self.summarise(
+            f"quality figures alone, cold ({WINDOWS[window][0]})",
+            "dashboard.stats.quality_figures()",
+            timings,
+            recorders,
+        )
 
     def measure_claims_in_process(self, reviewer):
         """Claim next in-process; each claimed review is decided (untimed) before the next."""

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from mediaanalysis.management import vocabulary
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from mediaanalysis.roles import REVIEWERS, ensure_groups
-from reviews.models import HITLReview, ReviewEvent
+from reviews.models import Decision, GoldItem, HITLReview, Reason, ReviewEvent, Round
 
 from .seed_demo import ERRORS  # the same failure messages as the demo data
 
@@ -38,6 +38,7 @@ TABLES = [
     "analysis_results",
     "hitl_reviews",
     "hitl_review_events",
+    "hitl_gold_items",
 ]
 REVIEWER_COUNT = 20
 
@@ -65,6 +66,13 @@ class Command(BaseCommand):
         parser.add_argument("--results", type=int, default=10_000 if small else 1_000_000)
         parser.add_argument("--reviews", type=int, default=1_000 if small else 100_000)
         parser.add_argument(
+            "--second-reviews",
+            type=int,
+            default=None,
+            help="blind second reviews of decided first reviews (default: a fifth of --reviews),"
+            " with adjudications of their disagreements and a few gold checks",
+        )
+        parser.add_argument(
             "--days", type=int, default=90, help="spread creation times over this many days"
         )
         parser.add_argument("--seed", type=int, default=42)
@@ -73,6 +81,8 @@ class Command(BaseCommand):
         sizes = {k: options[k] for k in ("sessions", "files", "jobs", "results", "reviews")}
         if min(sizes.values()) < 1 or sizes["reviews"] > sizes["results"]:
             raise CommandError("Every size must be at least 1, and --reviews at most --results.")
+        second = options["second_reviews"]
+        sizes["second_reviews"] = sizes["reviews"] // 5 if second is None else max(0, second)
         ensure_groups()
         reviewer_ids = self.reviewers()
         started = time.monotonic()
@@ -82,6 +92,7 @@ class Command(BaseCommand):
             ("jobs", sizes["jobs"]),
             ("results", sizes["results"]),
             ("reviews", sizes["reviews"]),
+            ("second reviews", sizes["second_reviews"]),
         ]
         with tqdm(
             total=sum(n for _, n in steps), unit="rows", unit_scale=True, file=self.stderr._out
@@ -397,7 +408,7 @@ class PostgresLoader:
             self.sizes["reviews"],
             "reviews",
             f"""INSERT INTO hitl_reviews (analysis_result_id, status, priority, claimed_by, claimed_at, claim_expires_at,
-                    reviewer_notes, corrections, approved, reviewed_at, reviewed_by, created_at, updated_at)
+                    reviewer_notes, corrections, approved, reviewed_at, reviewed_by, reason, created_at, updated_at)
                 SELECT rid, st, (ARRAY[0,0,0,1,5])[1 + g %% 5],
                        CASE WHEN st <> 'pending' THEN who END,
                        CASE WHEN st <> 'pending' THEN claimed END,
@@ -408,7 +419,9 @@ class PostgresLoader:
                        CASE WHEN decision = 'needs_changes' THEN '{{"language": "de"}}'::jsonb END,
                        CASE WHEN st = 'completed' THEN decision END,
                        CASE WHEN st = 'completed' THEN claimed + random() * interval '5 minutes' END,
-                       CASE WHEN st = 'completed' THEN who END, enqueued, enqueued
+                       CASE WHEN st = 'completed' THEN who END,
+                       (ARRAY['low_confidence','low_confidence','low_confidence','spot_check','manual'])[1 + g %% 5],
+                       enqueued, enqueued
                 FROM (SELECT g, r, %(result_base)s + (g - 1) * %(step)s AS rid,
                              ({reviewers})[1 + g %% {len(self.reviewers)}] AS who,
                              now() - random() * %(days)s * interval '1 day' AS enqueued,
@@ -419,6 +432,7 @@ class PostgresLoader:
                 CROSS JOIN LATERAL (SELECT least(now(), s.enqueued + random() * interval '6 hours') AS claimed) c""",
             {"result_base": base["analysis_results"], "step": step, "days": self.days},
         )
+        self.second_reviews(base)
         self.bar.set_description("review events")
         self.cursor.execute(
             """INSERT INTO hitl_review_events (review_id, kind, actor_id, at, details)
@@ -426,8 +440,99 @@ class PostgresLoader:
                 WHERE id >= %(base)s AND claimed_by IS NOT NULL
                UNION ALL
                SELECT id, 'decided', reviewed_by, reviewed_at, jsonb_build_object('approved', approved) FROM hitl_reviews
-                WHERE id >= %(base)s AND status = 'completed'""",
+                WHERE id >= %(base)s AND status = 'completed'
+               UNION ALL
+               -- the page's heartbeat: a renewal every 30 s from claim to decision
+               SELECT id, 'renewed', reviewed_by, claimed_at + s * interval '30 seconds', '{}'::jsonb
+                 FROM hitl_reviews CROSS JOIN generate_series(1, 20) s
+                WHERE id >= %(base)s AND status = 'completed'
+                  AND claimed_at + s * interval '30 seconds' < reviewed_at""",
             {"base": base["hitl_reviews"]},
+        )
+
+    def second_reviews(self, base):
+        """Blind second reviews of evenly spread decided first reviews, by another reviewer,
+        agreeing four times in five; adjudications of the disagreements by a third reviewer;
+        and gold items (one decided first review in a hundred) each with a gold check."""
+        wanted = self.sizes["second_reviews"]
+        reviewers = "ARRAY[" + ", ".join(str(pk) for pk in self.reviewers) + "]"
+        n = len(self.reviewers)
+        decisions = "ARRAY['yes', 'no', 'needs_changes']"
+        self.cursor.execute(
+            "SELECT count(*) FROM hitl_reviews WHERE id >= %s AND status = 'completed'",
+            [base["hitl_reviews"]],
+        )
+        decided = self.cursor.fetchone()[0]
+        if not wanted or not decided:
+            return
+        self.bar.set_description("second reviews")
+        step = max(1, decided // wanted)
+        self.cursor.execute(
+            f"""INSERT INTO hitl_reviews (analysis_result_id, status, priority, claimed_by, claimed_at,
+                    claim_expires_at, approved, reviewed_at, reviewed_by, round, reason, reason_details,
+                    previous_review_id, created_at, updated_at)
+                SELECT f.analysis_result_id, CASE WHEN k %% 50 = 0 THEN 'pending' ELSE 'completed' END, f.priority,
+                       CASE WHEN k %% 50 <> 0 THEN who END, CASE WHEN k %% 50 <> 0 THEN claimed END,
+                       CASE WHEN k %% 50 <> 0 THEN claimed + interval '15 minutes' END,
+                       CASE WHEN k %% 50 = 0 THEN NULL WHEN r < 0.8 THEN f.approved
+                            ELSE ({decisions})[1 + (array_position({decisions}, f.approved) + (k %% 2)) %% 3] END,
+                       CASE WHEN k %% 50 <> 0 THEN least(now(), claimed + random() * interval '5 minutes') END,
+                       CASE WHEN k %% 50 <> 0 THEN who END,
+                       2, 'second_review', jsonb_build_object('of_review', f.id, 'rate', 0.2, 'rule', NULL),
+                       f.id, opened, opened
+                FROM (SELECT f.*, row_number() OVER (ORDER BY f.id) AS k, random() AS r,
+                             least(now(), f.reviewed_at + interval '1 minute') AS opened
+                        FROM hitl_reviews f WHERE f.id >= %(base)s AND f.status = 'completed') f
+                CROSS JOIN LATERAL (SELECT ({reviewers})[1 + (array_position({reviewers}, f.reviewed_by) + (f.k %% {n - 1})) %% {n}] AS who,
+                                           least(now(), f.opened + random() * interval '6 hours') AS claimed) c
+                WHERE (f.k - 1) %% %(step)s = 0 AND f.k <= %(step)s * %(wanted)s""",
+            {"base": base["hitl_reviews"], "step": step, "wanted": wanted},
+        )
+        self.bar.update(self.cursor.rowcount)
+        # Adjudications of the disagreements: nine in ten decided by a third reviewer.
+        self.cursor.execute(
+            f"""INSERT INTO hitl_reviews (analysis_result_id, status, priority, claimed_by, claimed_at,
+                    claim_expires_at, approved, reviewed_at, reviewed_by, round, reason, reason_details,
+                    previous_review_id, created_at, updated_at)
+                SELECT s.analysis_result_id, CASE WHEN waits THEN 'pending' ELSE 'completed' END, s.priority,
+                       CASE WHEN NOT waits THEN who END, CASE WHEN NOT waits THEN at END,
+                       CASE WHEN NOT waits THEN at + interval '15 minutes' END,
+                       CASE WHEN waits THEN NULL WHEN random() < 0.5 THEN f.approved ELSE s.approved END,
+                       CASE WHEN NOT waits THEN at + random() * interval '5 minutes' END,
+                       CASE WHEN NOT waits THEN who END,
+                       3, 'adjudication', jsonb_build_object('of_review', s.id), s.id, s.reviewed_at, s.reviewed_at
+                FROM hitl_reviews s JOIN hitl_reviews f ON f.id = s.previous_review_id
+                CROSS JOIN LATERAL (SELECT array_position({reviewers}, f.reviewed_by) AS p1,
+                                           array_position({reviewers}, s.reviewed_by) AS p2,
+                                           s.id %% 10 = 0 AS waits,
+                                           least(now(), s.reviewed_at + random() * interval '2 hours') AS at) q
+                CROSS JOIN LATERAL (SELECT ({reviewers})[CASE WHEN 1 + p2 %% {n} <> p1 THEN 1 + p2 %% {n}
+                                                              ELSE 1 + (p2 + 1) %% {n} END] AS who) w
+                WHERE s.id >= %(base)s AND s.round = 2 AND s.status = 'completed' AND s.approved <> f.approved""",
+            {"base": base["hitl_reviews"]},
+        )
+        # Gold items, and a check of each by another reviewer, right six times in seven.
+        self.cursor.execute(
+            """INSERT INTO hitl_gold_items (analysis_result_id, expected_decision, notes, active, created_at)
+               SELECT analysis_result_id, approved, '', true, reviewed_at FROM hitl_reviews
+                WHERE id >= %(base)s AND round = 1 AND status = 'completed' AND (id - %(base)s) %% 100 = 7
+                  AND approved IN ('yes', 'no')""",
+            {"base": base["hitl_reviews"]},
+        )
+        self.cursor.execute(
+            f"""INSERT INTO hitl_reviews (analysis_result_id, status, priority, claimed_by, claimed_at,
+                    claim_expires_at, approved, reviewed_at, reviewed_by, round, reason, reason_details,
+                    gold_item_id, created_at, updated_at)
+                SELECT g.analysis_result_id, 'completed', 0, who, at, at + interval '15 minutes',
+                       CASE WHEN g.id %% 7 = 0 THEN 'needs_changes' ELSE g.expected_decision END,
+                       least(now(), at + random() * interval '3 minutes'), who, 2, 'gold',
+                       jsonb_build_object('gold_item', g.id), g.id, at, at
+                FROM hitl_gold_items g
+                JOIN hitl_reviews f ON f.analysis_result_id = g.analysis_result_id AND f.round = 1
+                CROSS JOIN LATERAL (SELECT ({reviewers})[1 + array_position({reviewers}, f.reviewed_by) %% {n}] AS who,
+                                           now() - random() * %(days)s * interval '1 day' AS at) c
+                WHERE g.id >= %(gold_base)s""",
+            {"gold_base": base["hitl_gold_items"], "days": self.days},
         )
 
     def soft_delete_a_few(self, base):
@@ -528,6 +633,7 @@ class OrmLoader:
                 HITLReview,
                 (self.review(results[n * step], n) for n in range(self.sizes["reviews"])),
             )
+            self.second_reviews()
             ReviewEvent.objects.bulk_create(
                 ReviewEvent(review_id=pk, kind="decided", actor_id=who, at=at)
                 for pk, who, at in HITLReview.objects.filter(status="completed").values_list(
@@ -536,6 +642,59 @@ class OrmLoader:
             )
             # One file in a thousand is soft-deleted, with its jobs, results and reviews.
             MediaFile.objects.filter(pk__in=[pk for pk, _ in files[::1000]]).soft_delete(self.now)
+
+    def second_reviews(self):
+        """As PostgresLoader.second_reviews(), through the ORM."""
+        wanted = self.sizes["second_reviews"]
+        firsts = list(HITLReview.objects.filter(status="completed").order_by("id"))
+        if not wanted or not firsts:
+            return
+        picked = firsts[:: max(1, len(firsts) // wanted)][:wanted]
+        seconds = []
+        for k, first in enumerate(picked):
+            others = [pk for pk in self.reviewers if pk != first.reviewed_by_id]
+            who = others[k % len(others)]
+            agrees = self.rng.random() < 0.8
+            decided = min(self.now, first.reviewed_at + timedelta(minutes=self.rng.uniform(2, 300)))
+            seconds.append(
+                HITLReview(
+                    analysis_result_id=first.analysis_result_id,
+                    status="completed",
+                    approved=first.approved
+                    if agrees
+                    else self.rng.choice([d for d in Decision.values if d != first.approved]),
+                    claimed_by_id=who,
+                    claimed_at=decided - timedelta(minutes=1),
+                    claim_expires_at=decided + timedelta(minutes=14),
+                    reviewed_by_id=who,
+                    reviewed_at=decided,
+                    round=Round.SECOND,
+                    reason=Reason.SECOND_REVIEW,
+                    reason_details={"of_review": first.pk},
+                    previous_review=first,
+                    created_at=first.reviewed_at,
+                )
+            )
+        self.save(HITLReview, seconds)
+        adjudications = [
+            HITLReview(
+                analysis_result_id=second.analysis_result_id,
+                round=Round.ADJUDICATION,
+                reason=Reason.ADJUDICATION,
+                reason_details={"of_review": second.pk},
+                previous_review_id=second.pk,
+                created_at=second.reviewed_at,
+            )
+            for second in HITLReview.objects.filter(round=Round.SECOND).select_related(
+                "previous_review"
+            )
+            if second.approved != second.previous_review.approved
+        ]
+        HITLReview.objects.bulk_create(adjudications)
+        for first in firsts[7::100]:
+            GoldItem.objects.create(
+                analysis_result_id=first.analysis_result_id, expected_decision=first.approved
+            )
 
     def save(self, model, objects):
         batch = []
