@@ -1,4 +1,4 @@
-"""The admin site, with every registered ModelAdmin checking what it is sent (PRODUCT.md section 6).
+"""The admin site, with every registered ModelAdmin checking what it is sent (docs/design.md, Bad input and faults).
 
 Django's changelist turns a lookup it cannot build into "?e=1" (IncorrectLookupParameters), but
 a value that only the database refuses, when the rows are read (a NUL character, a value that is

@@ -253,7 +253,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
-# Media (PRODUCT.md section 3a). Local media, contact sheets included, is read from under
+# Media (docs/design.md, Media). Local media, contact sheets included, is read from under
 # MEDIA_ROOT only; `s3` and `r2` rows from the one bucket configured below (R2 is S3 with an
 # endpoint), through presigned URLs that live MEDIA_URL_EXPIRY seconds.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -322,7 +322,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
 
-# The review workflow (PRODUCT.md section 3).
+# The review workflow (docs/design.md, The review workflow).
 REVIEW_CLAIM_TTL = env_number("REVIEW_CLAIM_TTL", 900)
 REVIEW_CONFIDENCE_THRESHOLD = env_number("REVIEW_CONFIDENCE_THRESHOLD", 0.7, float)
 # Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username from

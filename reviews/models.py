@@ -1,4 +1,4 @@
-"""Human-in-the-loop review of analysis results (seed section 3.3, PRODUCT.md section 3)."""
+"""Human-in-the-loop review of analysis results (docs/design.md, The review workflow)."""
 
 import math
 from datetime import timedelta

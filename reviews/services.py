@@ -1,4 +1,4 @@
-"""The claim workflow (PRODUCT.md section 3). Each function is one transaction with one `now`.
+"""The claim workflow (docs/design.md, The review workflow). Each function is one transaction with one `now`.
 
 Races are settled by the database: every state change is a conditional UPDATE whose WHERE
 clause restates who may make it, and its row count says whether they did. Claim next also

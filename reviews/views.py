@@ -1,4 +1,4 @@
-"""The review queue and the reviewer's page (PRODUCT.md section 3)."""
+"""The review queue and the reviewer's page (docs/design.md, The review workflow)."""
 
 from functools import wraps
 

@@ -1,4 +1,4 @@
-"""`seed_bulk` and `bench` (PRODUCT.md section 7): the data they load and the figures they report.
+"""`seed_bulk` and `bench` (docs/design.md, Performance targets): the data they load and the figures they report.
 
 Both run for real, at a small size: the bench starts gunicorn and claims over HTTP, so it needs
 committed rows (`transaction=True`) and PostgreSQL.

@@ -1,4 +1,4 @@
-"""The review workflow of PRODUCT.md section 3: every transition and every refused one, through
+"""The review workflow of docs/design.md, The review workflow: every transition and every refused one, through
 the services and through the pages. The clock is moved with time-machine, never slept on."""
 
 from datetime import timedelta

@@ -11,7 +11,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 
 from tests.conftest import make_file, make_job, make_result
 
-# column: (PostgreSQL type, length, nullable). Timestamps are aware (PRODUCT.md section 1);
+# column: (PostgreSQL type, length, nullable). Timestamps are aware (docs/design.md, Tables);
 # columns the seed gives only a default are NOT NULL with that default (its response schemas
 # require them); `approved` is 13 long because the seed's own "needs_changes" is.
 TS = "timestamp with time zone"

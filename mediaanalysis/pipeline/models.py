@@ -1,4 +1,4 @@
-"""The pipeline's tables, as the seed's sections 3 and 5 define them (PRODUCT.md section 1).
+"""The pipeline's tables, as the original design defines them (docs/design.md, Tables).
 
 Table, column and index names are the seed's. Where the seed gives a column only a Python-side
 default (progress, retry_count, storage_backend, request_count...), the column is NOT NULL with
@@ -216,7 +216,7 @@ class MediaFile(SoftDeleteModel):
 class MediaPeaks(models.Model):
     """A media file's waveform peaks, computed once from its audio and stored (peaks.py).
 
-    A table rather than files: every app server reads the same rows (PRODUCT.md section 8).
+    A table rather than files: every app server reads the same rows (docs/design.md, Beyond one machine).
     `source` is a hash of where the media was and, on local disk, its size and mtime: a
     changed file no longer matches, and its peaks are computed again. While `state` is
     computing, `started_at` is the lease of the one request or worker that computes them.
@@ -374,7 +374,7 @@ class AnalysisJob(SoftDeleteModel):
             models.Index(
                 fields=["session_id", "-created_at"], name="idx_analysis_jobs_session_time"
             ),
-            # Not in the seed: the foreign key (seed section 8.2), for a file's jobs and the cascade.
+            # Not in the seed: a foreign key (docs/design.md, Tables), for a file's jobs and the cascade.
             models.Index(fields=["media_file"], name="idx_job_media_file"),
             # The jobs list, newest first, whole or by status: live rows only, in the page's
             # order, so a page and its bounded count are index-only scans (docs/performance.md).
@@ -568,7 +568,7 @@ class AnalysisResult(SoftDeleteModel):
                 fields=["analysis_type", "-confidence_score"],
                 name="idx_analysis_results_type_confidence",
             ),
-            # Not in the seed: the foreign key (seed section 8.2), for a file's results.
+            # Not in the seed: a foreign key (docs/design.md, Tables), for a file's results.
             models.Index(fields=["media_file"], name="idx_result_media_file"),
             # The results list: newest first, by model (with confidence for its range filter),
             # sorted by confidence, and the bounded count of a model + confidence range filter

@@ -1,4 +1,4 @@
-"""Soft delete: `deleted_at` is the only source of truth (PRODUCT.md section 2).
+"""Soft delete: `deleted_at` is the only source of truth (docs/design.md, Soft delete).
 
 Deleting a row stamps it and every live dependant (reverse foreign keys from other soft-delete
 models: media file -> jobs and results -> reviews) with one and the same timestamp, in one

@@ -1,4 +1,4 @@
-"""The benchmark of PRODUCT.md section 7.
+"""The benchmark of docs/design.md, Performance targets.
 
 Pages are requested in-process through Django's test client, so every middleware runs, logged
 in as the role that uses them. For each: the median and p95 server time over --runs after a
