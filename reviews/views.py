@@ -24,7 +24,7 @@ from mediaanalysis.pipeline.pagination import bounded_count
 from . import quality, services
 from .diff import correctable, diff_corrections
 from .filters import QueueFilter, ReviewedResultFilter
-from .forms import DecisionForm, EnqueueForm, parse_corrections
+from .forms import DecisionForm, EnqueueForm, parse_corrections, typed_so_far
 from .models import Decision, HITLReview, ReviewEvent, ReviewStatus, Round
 
 
@@ -333,10 +333,8 @@ def heartbeat(request, pk):
     """Renew the claim while the reviewer works; keep their typing as a draft either way."""
     if not HITLReview.objects.filter(pk=pk).exists():
         return JsonResponse({"ok": False, "error": "This review no longer exists."}, status=404)
-    notes = request.POST.get("reviewer_notes", "")[:20_000]
-    corrections = request.POST.get("corrections", "")[:200_000]
     try:
-        review = services.heartbeat(pk, request.user, notes, corrections)
+        review = services.heartbeat(pk, request.user, *typed_so_far(request.POST))
     except services.ClaimLost as lost:
         return JsonResponse({"ok": False, "error": str(lost)}, status=409)
     return JsonResponse(
@@ -355,7 +353,7 @@ def corrections_diff(request, pk):
     """The live preview of typed corrections against result_data (htmx)."""
     review = _get_review(pk)
     try:
-        corrections = parse_corrections(request.POST.get("corrections", "")[:200_000])
+        corrections = parse_corrections(typed_so_far(request.POST)[1])
         error = None
     except ValidationError as exc:
         corrections, error = None, " ".join(exc.messages)
