@@ -16,16 +16,15 @@ from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import (
-    HttpResponseClientRedirect,
     HttpResponseClientRefresh,
     HttpResponseStopPolling,
 )
 
 from mediaanalysis.db import use_replica
+from mediaanalysis.http import next_path, redirect_to
 from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.display import (
     contact_sheet_file,
@@ -246,10 +245,10 @@ def job_retry(request):
     """Retry failed jobs: the ticked ones (or the one of a job page), or every retryable job of
     a jobs-list filter once its count has been confirmed."""
     form = BulkJobsForm(request.POST)
-    back = _back(request, reverse("job-list"))
+    back = next_path(request, reverse("job-list"))
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return _redirect(request, back)
+        return redirect_to(request, back)
     if form.cleaned_data["scope"] == "filter":
         jobs = JobFilter(
             QueryDict(form.cleaned_data["query"]),
@@ -260,7 +259,7 @@ def job_retry(request):
             messages.error(
                 request, "Fix the filter first; no job was retried. " + " ".join(problems)
             )
-            return _redirect(request, back)
+            return redirect_to(request, back)
         retryable = jobs.qs.retryable()
         if not form.cleaned_data["confirm"]:
             return _confirm_retry(request, jobs, retryable, form, back)
@@ -279,7 +278,7 @@ def job_retry(request):
         messages.warning(request, "Not retried: " + ", ".join(outcome.refused[:50]))
     if not outcome.retried and not outcome.refused:
         messages.info(request, "No job was retried: none of them is failed with retries left.")
-    return _redirect(request, back)
+    return redirect_to(request, back)
 
 
 def _confirm_retry(request, jobs, retryable, form, back):
@@ -307,20 +306,6 @@ def _confirm_retry(request, jobs, retryable, form, back):
     }
     template = "confirm_bulk.html#confirm" if request.htmx else "confirm_bulk.html"
     return render(request, template, {"confirm": confirm})
-
-
-def _back(request, default: str) -> str:
-    """Where the form came from (`next`): a path of this site, else `default`."""
-    back = request.POST.get("next", "")
-    if back.startswith("/") and url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return back
-    return default
-
-
-def _redirect(request, url):
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 @require_GET

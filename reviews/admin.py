@@ -4,6 +4,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
 from django.utils import formats, timezone
 
+from mediaanalysis.adminsite import ReadOnlyInline
 from mediaanalysis.pipeline.admin import BOTH, AnalysisResultAdmin, SoftDeleteAdmin, one_line
 from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.roles import ADMINS, REVIEWERS
@@ -53,40 +54,24 @@ def bound_action_form(model_admin, request):
     return form
 
 
-class ReviewEventInline(admin.TabularInline):
+class ReviewEventInline(ReadOnlyInline):
     model = ReviewEvent
     fields = ("at", "kind", "actor", "details")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Audit history"
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class ReviewDraftInline(admin.TabularInline):
+class ReviewDraftInline(ReadOnlyInline):
     model = ReviewDraft
     fields = ("user", "saved_at", "approved", "notes", "corrections")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Drafts (typed, not accepted)"
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class ReviewInline(admin.TabularInline):
+class ReviewInline(ReadOnlyInline):
     model = HITLReview
     fields = ("state", "priority", "reviewed_by", "reviewed_at")
     readonly_fields = fields
-    extra = 0
-    show_change_link = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="status")
     def state(self, obj):

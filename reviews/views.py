@@ -6,17 +6,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect, JsonResponse, QueryDict
+from django.http import Http404, JsonResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
+from mediaanalysis.http import next_path, redirect_to
 from mediaanalysis.pipeline.display import pretty_json, result_media
 from mediaanalysis.pipeline.models import AnalysisResult, UserSession
 from mediaanalysis.pipeline.pagination import bounded_count
@@ -26,11 +25,6 @@ from .diff import correctable, diff_corrections
 from .filters import QueueFilter, ReviewedResultFilter
 from .forms import DecisionForm, EnqueueForm, parse_corrections, typed_so_far
 from .models import Decision, HITLReview, ReviewEvent, ReviewStatus, Round
-
-
-def _redirect(request, url):
-    """A redirect to a URL (never a view name) that also works for htmx (HX-Redirect)."""
-    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
 
 
 def _next_claim(request, decided=None):
@@ -45,8 +39,8 @@ def _next_claim(request, decided=None):
         messages.info(
             request, "The queue is empty: there is nothing to review right now. Well done."
         )
-        return _redirect(request, reverse("review-queue") + marker)
-    return _redirect(request, review.get_absolute_url() + marker)
+        return redirect_to(request, reverse("review-queue") + marker)
+    return redirect_to(request, review.get_absolute_url() + marker)
 
 
 @require_GET
@@ -299,7 +293,7 @@ def decide(request, pk):
     messages.success(request, f"Review #{pk} saved: {decision}.")
     if not request.user.has_perm("reviews.claim_hitlreview"):
         # An adjudicating manager stays on the review they decided.
-        return _redirect(request, reverse("review-detail", args=[pk]) + f"?decided={pk}")
+        return redirect_to(request, reverse("review-detail", args=[pk]) + f"?decided={pk}")
     return _next_claim(request, decided=pk)
 
 
@@ -311,9 +305,9 @@ def release(request, pk):
         services.release(pk, request.user)
     except services.ClaimLost as lost:
         messages.warning(request, str(lost))
-        return _redirect(request, reverse("review-detail", args=[pk]))
+        return redirect_to(request, reverse("review-detail", args=[pk]))
     messages.info(request, f"Review #{pk} is back in the queue.")
-    return _redirect(request, reverse("review-queue"))
+    return redirect_to(request, reverse("review-queue"))
 
 
 @require_POST
@@ -324,7 +318,7 @@ def claim(request, pk):
         services.claim(pk, request.user)
     except services.ClaimLost as lost:
         messages.warning(request, str(lost))
-    return _redirect(request, reverse("review-detail", args=[pk]))
+    return redirect_to(request, reverse("review-detail", args=[pk]))
 
 
 @require_POST
@@ -365,16 +359,6 @@ def corrections_diff(request, pk):
             "diff_error": error,
         },
     )
-
-
-def _back_to_list(request) -> str:
-    """The list page the form came from (`next`), or the results list: never another site."""
-    back = request.POST.get("next", "")
-    if back.startswith("/") and url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return back
-    return reverse("result-list")
 
 
 def _confirm_filter(request, results, form, back):
@@ -435,10 +419,10 @@ def enqueue(request):
     """Send results to review with a priority: ticked ones, or all of a results-list filter
     once its count has been confirmed. The send can be undone for a few minutes."""
     form = EnqueueForm(request.POST)
-    back = _back_to_list(request)
+    back = next_path(request, reverse("result-list"))
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return _redirect(request, back)
+        return redirect_to(request, back)
     priority = form.cleaned_data.get("priority") or 0
     if form.cleaned_data["scope"] == "filter":
         results = ReviewedResultFilter(
@@ -452,7 +436,7 @@ def enqueue(request):
                 request,
                 "Fix the filter first; nothing was sent to review. " + " ".join(problems),
             )
-            return _redirect(request, back)
+            return redirect_to(request, back)
         if not form.cleaned_data["confirm"]:
             return _confirm_filter(request, results, form, back)
         ids = list(results.qs.values_list("pk", flat=True)[: services.ENQUEUE_LIMIT + 1])
@@ -464,7 +448,7 @@ def enqueue(request):
         )
     if not ids:
         messages.warning(request, "No results matched; nothing was sent to review.")
-        return _redirect(request, back)
+        return redirect_to(request, back)
     capped = len(ids) > services.ENQUEUE_LIMIT
     batch = services.send_to_review(ids, priority, actor=request.user)
     skipped = min(len(ids), services.ENQUEUE_LIMIT) - batch.opened
@@ -483,19 +467,19 @@ def enqueue(request):
             f"Only the first {services.ENQUEUE_LIMIT:,} of this filter were taken; narrow it, "
             "or send again.",
         )
-    return _redirect(request, back)
+    return redirect_to(request, back)
 
 
 @require_POST
 @permission_required("reviews.enqueue_hitlreview", raise_exception=True)
 def undo_enqueue(request, pk):
     """Withdraw what a send to review opened, where no reviewer has taken it up yet."""
-    back = _back_to_list(request)
+    back = next_path(request, reverse("result-list"))
     try:
         outcome = services.undo_enqueue(pk, request.user)
     except services.UndoRefused as refused:
         messages.warning(request, str(refused))
-        return _redirect(request, back)
+        return redirect_to(request, back)
     text = f"Undone: {outcome.withdrawn:,} review{pluralize(outcome.withdrawn)} withdrawn from the queue."
     if outcome.kept:
         text += (
@@ -503,4 +487,4 @@ def undo_enqueue(request, pk):
             "claimed or decided them since (or they were deleted)."
         )
     messages.success(request, text)
-    return _redirect(request, back)
+    return redirect_to(request, back)

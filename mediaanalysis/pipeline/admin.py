@@ -5,6 +5,7 @@ from django.template.response import TemplateResponse
 from django.utils import formats, timezone
 from django.utils.html import format_html
 
+from mediaanalysis.adminsite import ReadOnlyInline
 from mediaanalysis.templatetags.listing import duration, middle
 
 from .models import AnalysisJob, AnalysisResult, ApiToken, MediaFile, UserSession
@@ -214,17 +215,11 @@ def session_cell(session_id):
     )
 
 
-class ResultInline(admin.TabularInline):
+class ResultInline(ReadOnlyInline):
     model = AnalysisResult
     fk_name = "job"
     fields = ("analysis_type", "model_used", "confidence_score", "created_at")
     readonly_fields = fields
-    extra = 0
-    show_change_link = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MediaFile)

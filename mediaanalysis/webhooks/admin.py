@@ -3,6 +3,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from mediaanalysis.adminsite import ReadOnlyInline
+
 from . import services
 from .models import SUBSCRIBABLE, Delivery, DeliveryAttempt, Endpoint, Event, new_secret
 
@@ -25,18 +27,6 @@ class EndpointForm(forms.ModelForm):
 
     def clean_secret(self):
         return self.cleaned_data["secret"].strip() or new_secret()
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class AttemptInline(ReadOnlyInline):
