@@ -184,7 +184,9 @@ def test_a_manager_adjudicates_from_the_review_page_and_sees_both_decisions(
         reverse("review-decide", args=[adjudication.pk]),
         {"approved": "no", "reviewer_notes": "Adjudicated: no."},
     )
-    assert decided.status_code == 302 and decided["Location"] == adjudication.get_absolute_url()
+    # Back to the review decided, marked so that drafts.js drops the browser's copy of the draft.
+    assert decided.status_code == 302
+    assert decided["Location"] == f"{adjudication.get_absolute_url()}?decided={adjudication.pk}"
     adjudication.refresh_from_db()
     assert (adjudication.approved, adjudication.reviewed_by) == ("no", manager)
 
