@@ -53,6 +53,16 @@ class CheckedInputAdmin(admin.ModelAdmin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the app writes (logs, audit, batches): admins look, never add or change them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     """Rows shown under another row in the admin, never added, changed or deleted there."""
 

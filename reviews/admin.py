@@ -4,7 +4,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
 from django.utils import formats, timezone
 
-from mediaanalysis.adminsite import ReadOnlyInline
+from mediaanalysis.adminsite import ReadOnlyAdmin, ReadOnlyInline
 from mediaanalysis.pipeline.admin import BOTH, AnalysisResultAdmin, SoftDeleteAdmin, one_line
 from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.roles import ADMINS, REVIEWERS
@@ -229,8 +229,15 @@ class HITLReviewAdmin(SoftDeleteAdmin):
             )
 
 
+class AuditAdmin(ReadOnlyAdmin):
+    """What the workflow recorded: not even an admin deletes it."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(EnqueueBatch)
-class EnqueueBatchAdmin(admin.ModelAdmin):
+class EnqueueBatchAdmin(AuditAdmin):
     """Sends to review by people: who, how many, and whether they were undone."""
 
     list_display = ("id", "actor", "opened", "priority", "created_at", "undone_at")
@@ -239,33 +246,15 @@ class EnqueueBatchAdmin(admin.ModelAdmin):
     search_fields = ("=actor__username",)
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ReviewEvent)
-class ReviewEventAdmin(admin.ModelAdmin):
+class ReviewEventAdmin(AuditAdmin):
     list_display = ("at", "kind", "review", "actor", "details")
     list_select_related = ("actor", "review")
     list_filter = ("kind", "at")
     search_fields = ("=review__id", "=actor__username")
     raw_id_fields = ("review",)
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # The result admin gains the review inline and the "send to review" action here, so that

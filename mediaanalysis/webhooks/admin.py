@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from mediaanalysis.adminsite import ReadOnlyInline
+from mediaanalysis.adminsite import ReadOnlyAdmin, ReadOnlyInline
 
 from . import services
 from .models import SUBSCRIBABLE, Delivery, DeliveryAttempt, Endpoint, Event, new_secret
@@ -50,14 +50,6 @@ class DeliveryInline(ReadOnlyInline):
     model = Delivery
     fields = ("endpoint", "status", "attempts", "next_attempt_at", "last_status_code", "last_error")
     readonly_fields = fields
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Endpoint)
