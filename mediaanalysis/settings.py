@@ -263,6 +263,8 @@ MEDIA_URL_EXPIRY = env_number("MEDIA_URL_EXPIRY", 300)
 # The player's signed URLs of local media and peaks (pipeline/signed_media.py) live this long:
 # as long as boto3's presigned URLs by default, so that a review's player keeps seeking.
 MEDIA_SIGNED_URL_EXPIRY = env_number("MEDIA_SIGNED_URL_EXPIRY", 3600)
+# ...and find a file deleted within this many seconds (its row is kept that long per process).
+MEDIA_SIGNED_ROW_SECONDS = 5
 # Production: hand local bytes to nginx (an `internal` location aliased to MEDIA_ROOT, see the
 # README) after the app has authorized the request, e.g. "/protected-media/".
 MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")

@@ -145,8 +145,9 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(
     peaks = report["media"]["peaks"]
     assert peaks["length"] == 2000 and peaks["compute_s"] > 0
     assert peaks["serve"]["median_ms"] > 0 and peaks["serve"]["queries"] <= 4
-    # The signed URL reads the file's row and its stored peaks, and no session or user.
-    assert peaks["signed"]["median_ms"] > 0 and peaks["signed"]["queries"] == 2
+    # The signed URL reads the stored peaks (and the file's row, kept for a few seconds), and
+    # no session or user.
+    assert peaks["signed"]["median_ms"] > 0 and 1 <= peaks["signed"]["queries"] <= 2
     assert peaks["peaks_only_median_ms"] > 0 and peaks["floor_median_ms"] > 0
     held, missing = report["media"]["review_page"]
     assert held["page"] == "review page, video on disk (held)" and 0 < held["queries"] <= 8

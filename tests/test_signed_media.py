@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from django.test import Client
 
+from mediaanalysis.pipeline import signed_media
 from mediaanalysis.pipeline.peaks import peaks_for
 from mediaanalysis.pipeline.signed_media import player_urls, signed_url
 from reviews import services
@@ -78,13 +79,17 @@ def test_the_review_page_gives_its_player_a_signed_url_that_serves_ranges_withou
     src = re.search(r'<video id="media-element" class="player-video" src="([^"]+)"', text)[1]
     assert src.startswith(f"/files/{clip.pk}/media/?signature={reviewer.pk}.")
 
-    # No cookie at all: the signature alone authorizes, and only the file's row is read.
+    # No cookie at all: the signature alone authorizes, and only the file's row is read...
     with django_assert_num_queries(1):
         response = Client().get(src, headers={"Range": "bytes=5000-5999"})
     assert response.status_code == 206
     assert body(response) == DATA[5000:6000]
     assert response["Content-Range"] == f"bytes 5000-5999/{SIZE}"
     assert response["Accept-Ranges"] == "bytes" and response["ETag"]
+    # ...once: the player's next ranges of the file read nothing from the database.
+    with django_assert_num_queries(0):
+        response = Client().get(src, headers={"Range": "bytes=6000-6999"})
+    assert response.status_code == 206 and body(response) == DATA[6000:7000]
 
 
 def test_a_signed_url_answers_as_the_signed_in_view_does_for_validators_and_bad_ranges(
@@ -169,6 +174,20 @@ def test_a_file_deleted_after_its_url_was_signed_is_not_found(reviewer, clip, to
         response = Client().get(src)
         assert response.status_code == 404
         assert DATA[:100] not in response.content and "no longer exists" in response.text
+
+
+def test_a_file_deleted_while_its_player_streams_is_refused_within_seconds(
+    reviewer, clip, monkeypatch, settings
+):
+    clock = [1000.0]
+    monkeypatch.setattr(signed_media, "monotonic", lambda: clock[0])
+    src = signed_url("media", clip.pk, reviewer.pk)
+    assert Client().get(src, headers={"Range": "bytes=0-99"}).status_code == 206
+    clip.__class__.objects.filter(pk=clip.pk).soft_delete()
+
+    clock[0] += settings.MEDIA_SIGNED_ROW_SECONDS + 0.1
+    response = Client().get(src, headers={"Range": "bytes=0-99"})
+    assert response.status_code == 404 and DATA[:100] not in response.content
 
 
 def test_without_a_signature_the_media_url_still_needs_a_signed_in_reader(clip, nobody):

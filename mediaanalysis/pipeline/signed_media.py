@@ -7,16 +7,18 @@ storage's presigned URLs are. The page that issues one has authorized its reader
 
 SignedMediaMiddleware, next to whitenoise at the top of MIDDLEWARE, answers such a request
 before the session, the user, CSRF and the other middleware: it checks the signature, the
-expiry and that the file's row is still not soft-deleted (one query by primary key), then
-answers as the signed-in views do, with the same code (serving.py: Range, ETag, If-Range,
-416; peaks.py). A signature that is tampered with or expired is 403 and never bytes; a deleted
-file 404. Requests without a signature go on to the signed-in views unchanged. Why: a 1 MB
-Range request cost as much as a signed-in page (docs/performance.md, "Media").
+expiry and that the file's row is still not soft-deleted (one query by primary key, whose
+answer is kept a few seconds: live_file()), then answers as the signed-in views do, with the
+same code (serving.py: Range, ETag, If-Range, 416; peaks.py). A signature that is tampered
+with or expired is 403 and never bytes; a deleted file 404. Requests without a signature go
+on to the signed-in views unchanged. Why: a 1 MB Range request cost as much as a signed-in
+page (docs/performance.md, "Media").
 """
 
 import math
 import re
 import time
+from time import monotonic
 
 from django.conf import settings
 from django.core import signing
@@ -36,6 +38,13 @@ TOKEN = re.compile(r"^(\d{1,18})\.(\d{1,12})\.([A-Za-z0-9_-]{20,100})$")
 # gives the same URL and the browser's cache of the media still holds.
 ROUNDING = 300
 SALT = "mediaanalysis.signed-media"
+# The rows of files served lately, by id, in this process: (valid until, row or None if it is
+# deleted). A player reads a file in many Range requests; each would otherwise take a pooled
+# connection (a round trip to check it) and a query, most of what a signed request costs
+# (docs/performance.md, "Media"). A delete therefore reaches the signed URLs within
+# MEDIA_SIGNED_ROW_SECONDS in every process, and the signed-in views at once.
+_rows: dict[int, tuple[float, MediaFile | None]] = {}
+ROWS_KEPT = 1000
 
 
 def _signer() -> signing.Signer:
@@ -84,6 +93,25 @@ def verify(kind: str, pk: int, token: str, now: float | None = None) -> str | No
     return None
 
 
+def live_file(pk: int) -> MediaFile | None:
+    """The file's row as the media views read it, or None if it is deleted or was never
+    there; remembered for MEDIA_SIGNED_ROW_SECONDS."""
+    now = monotonic()
+    kept = _rows.get(pk)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    media = MediaFile.objects.for_media().filter(pk=pk).first()  # the alive manager
+    if len(_rows) >= ROWS_KEPT:
+        _rows.clear()
+    _rows[pk] = (now + settings.MEDIA_SIGNED_ROW_SECONDS, media)
+    return media
+
+
+def forget() -> None:
+    """Forget the rows kept by live_file() (the tests, between one database and the next)."""
+    _rows.clear()
+
+
 class SignedMediaMiddleware:
     """Answers GET /files/<id>/media/ (and HEAD) and /peaks/ that carry a signature."""
 
@@ -102,8 +130,7 @@ class SignedMediaMiddleware:
                 f"This media link is {problem}: reload the page for a new one.\n",
                 content_type="text/plain; charset=utf-8",
             )
-        # The alive manager: a file deleted since the page was shown is gone at once.
-        media = MediaFile.objects.for_media().filter(pk=pk).first()
+        media = live_file(pk)
         if media is None:
             return HttpResponseNotFound(
                 "This file no longer exists.\n", content_type="text/plain; charset=utf-8"
