@@ -608,13 +608,17 @@ class Command(BaseCommand):
         """The review page of a video with its media on local disk, held by the reviewer, and
         the same review's page with the media not found, in turns (the rest of the page is the
         same)."""
-        reviewer = self.users[REVIEWERS]
+        # A reviewer of its own: the pages' rows leave bench-reviewer holding a claim.
+        reviewer, _ = get_user_model().objects.get_or_create(username="bench-media-reviewer")
+        reviewer.groups.add(Group.objects.get(name=REVIEWERS))
+        for held in HITLReview.objects.held_by(reviewer, timezone.now()):
+            services.release(held.pk, reviewer)  # left by an interrupted run
         path = Path(settings.MEDIA_ROOT) / "bench" / "bench-review.webm"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(os.urandom(2**20))
         source = (
-            AnalysisResult.objects.exclude(segments=None)
-            .exclude(transcript=None)
+            AnalysisResult.objects.exclude(segments__isnull=True)
+            .exclude(transcript__isnull=True)
             .order_by("-id")
             .first()
         )
