@@ -89,6 +89,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The player's signed media URLs, answered before the session (pipeline/signed_media.py).
+    "mediaanalysis.pipeline.signed_media.SignedMediaMiddleware",
     "mediaanalysis.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -258,6 +260,11 @@ WHITENOISE_USE_FINDERS = DEBUG
 # endpoint), through presigned URLs that live MEDIA_URL_EXPIRY seconds.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL_EXPIRY = env_number("MEDIA_URL_EXPIRY", 300)
+# The player's signed URLs of local media and peaks (pipeline/signed_media.py) live this long:
+# as long as boto3's presigned URLs by default, so that a review's player keeps seeking.
+MEDIA_SIGNED_URL_EXPIRY = env_number("MEDIA_SIGNED_URL_EXPIRY", 3600)
+# ...and find a file deleted within this many seconds (its row is kept that long per process).
+MEDIA_SIGNED_ROW_SECONDS = 5
 # Production: hand local bytes to nginx (an `internal` location aliased to MEDIA_ROOT, see the
 # README) after the app has authorized the request, e.g. "/protected-media/".
 MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")

@@ -49,8 +49,7 @@ from mediaanalysis.pipeline.models import (
 )
 from mediaanalysis.pipeline.pagination import bounded_count, count_rows, paginate
 from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
-from mediaanalysis.pipeline.serving import content_type_for, media_response, safe_filename
-from mediaanalysis.pipeline.storage import locate
+from mediaanalysis.pipeline.serving import file_media_response, media_response, safe_filename
 from mediaanalysis.validation import text_problem
 from reviews import quality
 from reviews.filters import ReviewedResultFilter
@@ -357,7 +356,7 @@ def result_detail(request, pk):
         request,
         "pages/result_detail.html",
         {
-            **result_media(result),
+            **result_media(result, reader=request.user),
             "result": result,
             "result_json": pretty_json(result.result_data),
             "reviews": reviews,
@@ -385,7 +384,7 @@ def file_detail(request, pk):
         "pages/file_detail.html",
         {
             "media": media,
-            "preview": media_preview(media, frames),
+            "preview": media_preview(media, frames, reader=request.user),
             "jobs": jobs,
             "results": results,
             "session": UserSession.objects.filter(session_id=media.session_id).first(),
@@ -417,16 +416,7 @@ def contact_sheet(request, pk):
 def file_media(request, pk):
     """The file's media: local bytes with Range, or a redirect to a presigned URL."""
     media = get_object_or_404(MediaFile.objects.for_media(), pk=pk)
-    location = locate(media)
-    content_type, inline = content_type_for(media.mime_type, location.key)
-    return media_response(
-        request,
-        location,
-        content_type=content_type,
-        inline=inline,
-        filename=safe_filename(media.original_filename, f"media-{media.pk}"),
-        download=MediaForm(request.GET).wants_download(),
-    )
+    return file_media_response(request, media, download=MediaForm(request.GET).wants_download())
 
 
 @require_GET

@@ -125,7 +125,7 @@ def _review_page(request, review, form=None, status=200, banner=None):
         typed = None  # an invalid draft has no diff yet
     can_decide = services.may_take(request.user, review)
     context = {
-        **result_media(result),
+        **result_media(result, reader=request.user),
         "review": review,
         "result": result,
         "job": result.job,

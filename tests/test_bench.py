@@ -135,14 +135,23 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(
         "stock_admin_jobs / our jobs list",
         "stock_admin_results / our results list",
     }
+    sides = {"whitenoise", "signed", "signed_in"}
     for row in report["media"]["ranges"]:
         assert row["requests"] == 2 * 4 * row["clients"] and row["ratio"] > 0
-        assert row["app_mb_per_s"] > 0 and row["whitenoise_mb_per_s"] > 0
+        assert set(row["mb_per_s"]) == sides and min(row["mb_per_s"].values()) > 0
+        assert [len(speeds) for speeds in row["rounds_mb_per_s"].values()] == [3, 3, 3]
+        assert len(row["ratios"]) == 3 and row["ratio_signed_in"] > 0
+        assert set(row["one_byte_median_ms"]) == sides
     peaks = report["media"]["peaks"]
     assert peaks["length"] == 2000 and peaks["compute_s"] > 0
     assert peaks["serve"]["median_ms"] > 0 and peaks["serve"]["queries"] <= 4
+    # The signed URL reads the stored peaks (and the file's row, kept for a few seconds), and
+    # no session or user.
+    assert peaks["signed"]["median_ms"] > 0 and 1 <= peaks["signed"]["queries"] <= 2
     assert peaks["peaks_only_median_ms"] > 0 and peaks["floor_median_ms"] > 0
-    assert set(report["media"]["ranges"][0]["one_byte_median_ms"]) == {"app", "whitenoise"}
+    held, missing = report["media"]["review_page"]
+    assert held["page"] == "review page, video on disk (held)" and 0 < held["queries"] <= 8
+    assert missing["median_ms"] > 0 and missing["queries"] <= 8
     modes = [(run["mode"], run["reviewers"]) for run in report["claims"]]
     assert modes == [
         ("claim next", 1),

@@ -8,6 +8,7 @@ import re
 from django.conf import settings
 
 from . import storage
+from .signed_media import player_urls
 from .storage import MediaLocation, locate_contact_sheet
 
 
@@ -260,9 +261,10 @@ def contact_sheet_file(media) -> MediaLocation | None:
     return location
 
 
-def media_preview(media, frames_extracted=None) -> dict | None:
+def media_preview(media, frames_extracted=None, reader=None) -> dict | None:
     """What the player needs: the kind of player, where the media is (or why it is not),
-    contact-sheet frames with their times, and the frame rate for frame stepping."""
+    its URLs (signed for the reader: signed_media.py), contact-sheet frames with their times,
+    and the frame rate for frame stepping."""
     if media is None:
         return None
     kind = media.player_kind
@@ -272,14 +274,15 @@ def media_preview(media, frames_extracted=None) -> dict | None:
         "contact_sheet": contact_sheet_file(media) is not None,
         "frames": contact_sheet_frames(media, frames_extracted) if kind == "video" else [],
         "fps": frame_rate(media),
+        **player_urls(media, reader),
     }
 
 
-def result_media(result) -> dict:
+def result_media(result, reader=None) -> dict:
     """The context of a result's media, segments, regions and timed transcript (_media.html)."""
     media = result.media_file
     low_below = settings.REVIEW_CONFIDENCE_THRESHOLD
-    preview = media_preview(media, result.frames_extracted)
+    preview = media_preview(media, result.frames_extracted, reader)
     segments = place_segments(result.segments, media.duration_seconds if media else None, low_below)
     return {
         "media": media,
