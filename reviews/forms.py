@@ -14,6 +14,7 @@ class DecisionForm(forms.Form):
     )
     corrections = forms.CharField(
         required=False,
+        strip=False,  # parsed as typed: the live preview's error names the same line and column
         max_length=200_000,
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}),
         label="Corrections (JSON object)",

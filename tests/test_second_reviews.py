@@ -184,7 +184,9 @@ def test_a_manager_adjudicates_from_the_review_page_and_sees_both_decisions(
         reverse("review-decide", args=[adjudication.pk]),
         {"approved": "no", "reviewer_notes": "Adjudicated: no."},
     )
-    assert decided.status_code == 302 and decided["Location"] == adjudication.get_absolute_url()
+    # The manager stays on the review; ?decided= lets drafts.js drop the browser's draft.
+    assert decided.status_code == 302
+    assert decided["Location"] == f"{adjudication.get_absolute_url()}?decided={adjudication.pk}"
     adjudication.refresh_from_db()
     assert (adjudication.approved, adjudication.reviewed_by) == ("no", manager)
 
