@@ -112,9 +112,14 @@ def _why_empty(user, lane, now) -> dict:
 @permission_required("reviews.view_hitlreview", raise_exception=True)
 def queue(request):
     now = timezone.now()
-    if not request.GET and request.session.get(LANE_SESSION_KEY):
-        # The lane the reviewer chose last, in the URL again so the page can be shared.
-        return _redirect(request, f"{request.path}?{request.session[LANE_SESSION_KEY]}")
+    lane_given = "lane" in request.GET or any(f in request.GET for f in QueueFilter.base_filters)
+    # htmx sends a lane cleared to "any" as no parameters at all (lists.js): that clears it.
+    if not lane_given and not request.htmx and request.session.get(LANE_SESSION_KEY):
+        # The lane the reviewer chose last, in the URL again so the page can be shared (with
+        # what else the address carried, e.g. drafts.js's ?decided=).
+        kept = request.GET.copy()
+        kept.update(QueryDict(request.session[LANE_SESSION_KEY]))
+        return _redirect(request, f"{request.path}?{kept.urlencode()}")
     lane = _lane(request, request.GET)
     counts = HITLReview.objects.queue_counts(request.user, now)
     queue_filter = QueueFilter(

@@ -72,6 +72,19 @@ def test_the_lane_is_kept_in_the_session_and_the_bare_queue_url_goes_back_to_it(
 
 
 @pytest.mark.django_db
+def test_back_at_the_queue_after_a_decision_the_lane_is_still_there(reviewer, reviewer_client):
+    video = review("video", "clip-vit")
+    reviewer_client.get(QUEUE, {"analysis_type": "video"})
+    reviewer_client.post(CLAIM_NEXT)
+    decided = reviewer_client.post(reverse("review-decide", args=[video.pk]), {"approved": "yes"})
+    assert decided["Location"] == f"{QUEUE}?decided={video.pk}"
+    back = reviewer_client.get(decided["Location"])
+    assert QueryDict(back["Location"].split("?")[1]) == QueryDict(
+        f"decided={video.pk}&analysis_type=video"
+    )
+
+
+@pytest.mark.django_db
 def test_the_whole_queue_link_clears_the_lane(reviewer, reviewer_client):
     document = review("document", "tesseract-5", priority=9)
     video = review("video", "clip-vit")
@@ -80,6 +93,17 @@ def test_the_whole_queue_link_clears_the_lane(reviewer, reviewer_client):
     services.release(video.pk, reviewer)
     reviewer_client.get(QUEUE, {"lane": "all"})
     assert reviewer_client.get(QUEUE).status_code == 200  # no lane to go back to
+    assert claimed_by(reviewer_client.post(CLAIM_NEXT)) == document.pk
+
+
+@pytest.mark.django_db
+def test_a_lane_cleared_in_the_form_sends_no_parameters_and_clears_it(reviewer_client):
+    document = review("document", "tesseract-5", priority=9)
+    review("video", "clip-vit")
+    reviewer_client.get(QUEUE, {"analysis_type": "video"})
+    # lists.js leaves the empty fields out of htmx's GET: "any type" arrives as nothing.
+    response = reviewer_client.get(QUEUE, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and response.context["lane"] == {}
     assert claimed_by(reviewer_client.post(CLAIM_NEXT)) == document.pk
 
 

@@ -108,8 +108,7 @@
       if (data.ok) {
         deadline = until(data.seconds_left);
       } else {
-        const next = data.claimable ? " Nobody has taken it: claim it again to decide." : "";
-        showLost(`${data.error}${next} What you typed is saved as your draft.`, data.claimable);
+        showLost(`${data.error} What you typed is saved as your draft.`, data.claimable);
       }
     } catch {
       // Offline for a moment: the countdown tells the truth, and the next beat tries again.
