@@ -332,6 +332,8 @@ LOGGING = {
 # The review workflow (docs/design.md, The review workflow).
 REVIEW_CLAIM_TTL = env_number("REVIEW_CLAIM_TTL", 900)
 REVIEW_CONFIDENCE_THRESHOLD = env_number("REVIEW_CONFIDENCE_THRESHOLD", 0.7, float)
+# A review a reviewer skipped stays out of their queue for this many seconds.
+REVIEW_SKIP_SECONDS = env_number("REVIEW_SKIP_SECONDS", 900)
 # Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username from
 # one address, that pair is locked out for LOGIN_COOLOFF_MINUTES; an admin can unlock it at once
 # (admin: Axes, Access attempts; or `manage.py axes_reset_username NAME`).

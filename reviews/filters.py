@@ -11,9 +11,9 @@ from mediaanalysis.pipeline.filters import (
     ResultFilter,
     SearchFilter,
     range_bound,
-    text_filter,
 )
 from mediaanalysis.pipeline.models import AnalysisResult
+from mediaanalysis.pipeline.queries import distinct_values
 
 from .models import Decision, HITLReview, ReviewStatus, Round
 
@@ -159,16 +159,61 @@ class ReviewedResultFilter(ResultFilter):
         return qs.filter(Exists(decided.filter(~Exists(newer))))
 
 
+class PriorityChoiceField(django_filters.fields.ChoiceField):
+    """The priorities the data has, offered as choices; any whole number from -1000 to 1000
+    is accepted (a bookmarked lane of a priority nobody has now still means something)."""
+
+    def valid_value(self, value):
+        try:
+            return -1000 <= int(value) <= 1000
+        except (TypeError, ValueError):
+            return False
+
+    def clean(self, value):
+        value = super().clean(value)
+        return int(value) if value not in (None, "") else value
+
+
+class PriorityFilter(django_filters.ChoiceFilter):
+    field_class = PriorityChoiceField
+
+
+def _priorities():
+    """Priority choices from the data: "n or higher" for each priority reviews have."""
+    values = sorted(distinct_values(HITLReview, "priority"), reverse=True)
+    return [(str(p), f"{p} or higher") for p in values]
+
+
+def _values(field):
+    return lambda: [(v, v) for v in distinct_values(AnalysisResult, field) if v]
+
+
 class QueueFilter(django_filters.FilterSet):
-    min_priority = django_filters.NumberFilter(
+    """The reviewer's lane: what "Claim next" and skip take the head of (PRODUCT.md section 3).
+
+    Type, model and priority are chosen from the values the data has; the lane is kept in the
+    URL and in the reviewer's session (views.LANE_SESSION_KEY).
+    """
+
+    analysis_type = django_filters.ChoiceFilter(
+        field_name="analysis_result__analysis_type",
+        choices=_values("analysis_type"),
+        empty_label="any type",
+        label="Analysis type",
+    )
+    model = django_filters.ChoiceFilter(
+        field_name="analysis_result__model_used",
+        choices=_values("model_used"),
+        empty_label="any model",
+        label="Model",
+    )
+    min_priority = PriorityFilter(
         field_name="priority",
         lookup_expr="gte",
-        min_value=-1000,
-        max_value=1000,
-        label="Priority ≥",
+        choices=_priorities,
+        empty_label="any priority",
+        label="Priority",
     )
-    analysis_type = text_filter("analysis_result__analysis_type", "Analysis type", max_length=50)
-    model = text_filter("analysis_result__model_used", "Model", max_length=100)
     older_than = django_filters.NumberFilter(
         method="filter_older_than", min_value=0, max_value=24 * 365, label="Waiting ≥ hours"
     )
@@ -178,11 +223,44 @@ class QueueFilter(django_filters.FilterSet):
         model = HITLReview
         fields = []
 
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        wanted = (data or {}).get("min_priority")
+        field = self.form.fields["min_priority"]
+        if wanted and field.valid_value(wanted) and wanted not in dict(field.choices):
+            field.choices = [*field.choices, (wanted, f"{int(wanted)} or higher")]
+
     def filter_q(self, qs, name, value):
         return qs.filter(analysis_result__in=AnalysisResult.objects.search(value).values("pk"))
 
     def filter_older_than(self, qs, name, value):
         return qs.filter(created_at__lte=timezone.now() - timedelta(hours=float(value)))
+
+    def lane(self) -> dict:
+        """The filters in force, as typed: for the URL and the session. Empty unless valid."""
+        if not self.is_bound or not self.is_valid():
+            return {}
+        return {
+            name: self.data[name]
+            for name in self.filters
+            if self.form.cleaned_data.get(name) not in (None, "") and self.data.get(name)
+        }
+
+    def narrow(self, queryset):
+        """This lane applied to another queryset of reviews (the claim's, the counts')."""
+        return self.filter_queryset(queryset) if self.lane() else queryset
+
+    def describe(self) -> str:
+        """The lane in words, e.g. "video · gpt-4o · priority 5 or higher · “goal”"."""
+        data = self.form.cleaned_data if self.lane() else {}
+        parts = [data.get("analysis_type"), data.get("model")]
+        if data.get("min_priority") not in (None, ""):
+            parts.append(f"priority {data['min_priority']} or higher")
+        if data.get("older_than") is not None:
+            parts.append(f"waiting {data['older_than']:g} h or more")
+        if self.lane().get("q"):
+            parts.append(f"“{self.lane()['q']}”")
+        return " · ".join(p for p in parts if p)
 
 
 def quality_reviews(kind: str, pair: str = "", reviewer: str = "", since=None):

@@ -20,6 +20,7 @@ class DecisionForm(forms.Form):
     )
     corrections = forms.CharField(
         required=False,
+        strip=False,  # parsed as typed: the live preview's error names the same line and column
         max_length=CORRECTIONS_MAX,
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}),
         label="Corrections (JSON object)",

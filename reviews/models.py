@@ -97,6 +97,20 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
         # Round 1 rows never reach the subquery: the head of the queue stays one index read.
         return self.exclude(Q(round__gt=Round.FIRST) & Exists(decided_by_user))
 
+    def not_skipped_by(self, user, now):
+        """Without the reviews `user` skipped in the last REVIEW_SKIP_SECONDS, so that a skipped
+        item does not come straight back to them (idx_hitl_event_skips: their recent skips)."""
+        since = now - timedelta(seconds=settings.REVIEW_SKIP_SECONDS)
+        skipped = ReviewEvent.objects.filter(
+            kind=ReviewEvent.Kind.SKIPPED, actor=user, at__gt=since
+        ).values("review_id")
+        return self.exclude(pk__in=skipped)
+
+    def queue_for(self, user, now):
+        """The queue as `user` sees it and claims from it: claimable(now), without the blind
+        reviews they may not take and the ones they just skipped. A lane filters this."""
+        return self.claimable(now).for_reviewer(user).not_skipped_by(user, now)
+
     def live_claims(self, now):
         return self.alive().filter(status__in=HELD, claim_expires_at__gt=now)
 
@@ -167,7 +181,9 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
         )
 
     def for_queue(self):
-        return self.select_related("analysis_result").only(
+        return self.select_related(
+            "analysis_result__media_file", "analysis_result__job__media_file"
+        ).only(
             "id",
             "status",
             "priority",
@@ -178,6 +194,11 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
             "analysis_result__analysis_type",
             "analysis_result__model_used",
             "analysis_result__confidence_score",
+            "round",
+            "reason",
+            "reason_details",
+            "analysis_result__media_file__original_filename",
+            "analysis_result__job__media_file__original_filename",
         )
 
 
@@ -362,6 +383,30 @@ class HITLReview(SoftDeleteModel):
                 return "Adjudication: two reviewers disagreed. Both decisions are shown below."
         return ""
 
+    def why_short(self) -> str:
+        """why() in a few words, for a queue row."""
+        details = self.reason_details or {}
+        match self.shown_reason:
+            case Reason.LOW_CONFIDENCE:
+                return (
+                    f"Low confidence: {details.get('confidence', 0):.2f}"
+                    f" < {details.get('threshold', 0):.2f}"
+                )
+            case Reason.MANUAL:
+                return f"Sent by {details.get('by') or 'a manager'}"
+            case Reason.CHANGED:
+                return "Changed after “needs changes”"
+            case Reason.UNRECORDED:
+                return "—"
+        return Reason(self.shown_reason).label
+
+    @property
+    def file_name(self) -> str:
+        """The reviewed media file's name (the result's own file, else its job's); "" if none."""
+        result = self.analysis_result
+        media = result.media_file or result.job.media_file
+        return media.original_filename if media else ""
+
     def is_claim_live(self, now=None) -> bool:
         now = now or timezone.now()
         return (
@@ -397,6 +442,7 @@ class ReviewEvent(models.Model):
         REOPENED = "reopened"
         WITHDRAWN = "withdrawn", "Withdrawn (the send to review was undone)"
         PRIORITY_CHANGED = "priority_changed", "Priority changed"
+        SKIPPED = "skipped", "Skipped (released for the next in the lane)"
 
     review = models.ForeignKey(HITLReview, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind)
@@ -413,7 +459,15 @@ class ReviewEvent(models.Model):
     class Meta:
         db_table = "hitl_review_events"
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["review", "at"], name="idx_hitl_event_review")]
+        indexes = [
+            models.Index(fields=["review", "at"], name="idx_hitl_event_review"),
+            # A reviewer's recent skips, which their queue leaves out (not_skipped_by).
+            models.Index(
+                fields=["actor", "at"],
+                name="idx_hitl_event_skips",
+                condition=Q(kind="skipped"),
+            ),
+        ]
 
     def __str__(self):
         return (

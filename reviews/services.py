@@ -360,10 +360,9 @@ SELECT * FROM held UNION ALL SELECT * FROM taken
 """
 
 
-def _claim_next_in_one_statement(user, now) -> HITLReview | None:
+def _claim_next_in_one_statement(user, now, lane) -> HITLReview | None:
     head = (
-        HITLReview.objects.claimable(now)
-        .for_reviewer(user)
+        lane(HITLReview.objects.queue_for(user, now))
         .select_for_update(skip_locked=True, of=("self",))
         .values("id", "claimed_by")[:1]
     )
@@ -373,29 +372,54 @@ def _claim_next_in_one_statement(user, now) -> HITLReview | None:
     return next(iter(HITLReview.objects.raw(CLAIM_NEXT.format(head=head_sql), params)), None)
 
 
-def claim_next(user) -> HITLReview | None:
-    """Hand `user` the review they already hold, or the next one in queue order; None if empty."""
+def _whole_queue(queryset):
+    return queryset
+
+
+def claim_next(user, lane=_whole_queue) -> HITLReview | None:
+    """Hand `user` the review they already hold, or the head of their lane; None if empty.
+
+    `lane` narrows `queue_for(user, now)` (the reviewer's queue filters: reviews.filters.Lane);
+    the rule of who may take what stays in that one queryset.
+    """
     now = timezone.now()
     with transaction.atomic():
         _lock_reviewer(user)
-        if connection.vendor == "postgresql":
-            if review := _claim_next_in_one_statement(user, now):
-                return review
-        elif held := HITLReview.objects.held_by(user, now).first():
-            return held
-        # SKIP LOCKED: concurrent reviewers each take a different head of the queue.
-        claimable = HITLReview.objects.claimable(now).for_reviewer(user)
-        for _attempt in range(10):
-            candidate = claimable.select_for_update(skip_locked=True).first()
-            if candidate is None:
-                # Every claimable row is locked (others claiming the last few, or the tidy-up
-                # releasing them): wait for those locks rather than call a full queue empty.
-                candidate = claimable.select_for_update().first()
-            if candidate is None:
-                return None
-            if _take(candidate, user, now):
-                return candidate
+        return _claim_next(user, now, lane)
+
+
+def _claim_next(user, now, lane) -> HITLReview | None:
+    if connection.vendor == "postgresql":
+        if review := _claim_next_in_one_statement(user, now, lane):
+            return review
+    elif held := HITLReview.objects.held_by(user, now).first():
+        return held
+    # SKIP LOCKED: concurrent reviewers each take a different head of the queue.
+    claimable = lane(HITLReview.objects.queue_for(user, now))
+    for _attempt in range(10):
+        candidate = claimable.select_for_update(skip_locked=True, of=("self",)).first()
+        if candidate is None:
+            # Every claimable row is locked (others claiming the last few, or the tidy-up
+            # releasing them): wait for those locks rather than call a full queue empty.
+            candidate = claimable.select_for_update(of=("self",)).first()
+        if candidate is None:
+            return None
+        if _take(candidate, user, now):
+            return candidate
     return None
+
+
+def skip(review_id, user, lane=_whole_queue) -> HITLReview | None:
+    """Give the held review back (recorded as a skip) and claim the head of the lane, in one
+    transaction. The skipped review stays out of this reviewer's queue for REVIEW_SKIP_SECONDS
+    (not_skipped_by); others may take it at once."""
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_reviewer(user)
+        if not _held(review_id, user, now).back_to_queue(now):
+            raise ClaimLost(why_not_held(review_id, user, now))
+        _record(review_id, ReviewEvent.Kind.SKIPPED, user, now)
+        return _claim_next(user, now, lane)
 
 
 def _held(review_id, user, now):
@@ -424,7 +448,7 @@ def why_not_held(review_id, user, now=None) -> str:
         if _has_held(review, user):
             return f"Your claim expired and {holder} has taken this review over."
         return f"This review is claimed by {holder}, not by you."
-    if review.round > Round.FIRST and _decided_result(review, user):
+    if review.round > Round.FIRST and decided_result(review, user):
         return (
             "You decided this result in an earlier round: its second review and adjudication"
             " are someone else's."
@@ -434,7 +458,7 @@ def why_not_held(review_id, user, now=None) -> str:
     return "You do not hold a claim on this review. Claim it first."
 
 
-def _decided_result(review, user) -> bool:
+def decided_result(review, user) -> bool:
     return HITLReview.all_objects.filter(
         analysis_result_id=review.analysis_result_id,
         reviewed_by=user,

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/claim/", views.claim, name="review-claim"),
     path("<int:pk>/decide/", views.decide, name="review-decide"),
     path("<int:pk>/release/", views.release, name="review-release"),
+    path("<int:pk>/skip/", views.skip, name="review-skip"),
     path("<int:pk>/heartbeat/", views.heartbeat, name="review-heartbeat"),
     path("<int:pk>/diff/", views.corrections_diff, name="review-diff"),
 ]

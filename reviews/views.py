@@ -6,14 +6,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, JsonResponse, QueryDict
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.template.defaultfilters import pluralize
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mediaanalysis.http import next_path, redirect_to
 from mediaanalysis.pipeline.display import pretty_json, result_media
@@ -24,35 +26,102 @@ from . import quality, services
 from .diff import correctable, diff_corrections
 from .filters import QueueFilter, ReviewedResultFilter
 from .forms import DecisionForm, EnqueueForm, parse_corrections, typed_so_far
-from .models import Decision, HITLReview, ReviewEvent, ReviewStatus, Round
+from .models import HELD, Decision, HITLReview, ReviewEvent, ReviewStatus, Round
+
+LANE_SESSION_KEY = "review_lane"
+
+
+def _lane(request, data=None) -> QueueFilter:
+    """The reviewer's lane: from `data` (a query string's or form's), else the one kept in
+    their session; a valid lane given is kept in the session for the next claim."""
+    if data is None:
+        data = QueryDict(request.session.get(LANE_SESSION_KEY, ""))
+    lane = QueueFilter(data, queryset=HITLReview.objects.none())
+    if lane.is_valid() and request.session.get(LANE_SESSION_KEY, "") != urlencode(lane.lane()):
+        request.session[LANE_SESSION_KEY] = urlencode(lane.lane())
+    return lane
+
+
+def _posted_lane(request) -> QueueFilter:
+    """A claim's lane: the `lane` field the queue's form sends (the lane shown there), the
+    lane's own parameters in the query string, or else the session's."""
+    if "lane" in request.POST:
+        return _lane(request, QueryDict(request.POST["lane"][:2000]))
+    if any(name in request.GET for name in QueueFilter.base_filters):
+        return _lane(request, request.GET)
+    return _lane(request)
+
+
+def _go_to(request, review, marker="", lane=None):
+    """To the review claimed, or back to the queue (with why) when the lane has nothing."""
+    if review is None:
+        if lane and lane.describe():
+            text = (
+                f"Nothing to claim in your lane ({lane.describe()}) right now: the queue says why."
+            )
+        else:
+            text = "The queue is empty: there is nothing to review right now. Well done."
+        messages.info(request, text)
+        return redirect_to(request, reverse("review-queue") + marker)
+    return redirect_to(request, review.get_absolute_url() + marker)
 
 
 def _next_claim(request, decided=None):
-    """Claim the next review for the user and go to it, or back to the queue if it is empty.
+    """Claim the head of the reviewer's lane and go to it, or back to the queue if it is empty.
 
     After a decision, `?decided=<pk>` tells the page's drafts.js that the server accepted it,
     so the copy of the draft kept in the browser can go.
     """
     marker = f"?decided={decided}" if decided else ""
-    review = services.claim_next(request.user)
-    if review is None:
-        messages.info(
-            request, "The queue is empty: there is nothing to review right now. Well done."
-        )
-        return redirect_to(request, reverse("review-queue") + marker)
-    return redirect_to(request, review.get_absolute_url() + marker)
+    lane = _posted_lane(request)
+    if not lane.is_valid():
+        messages.error(request, "Your lane's filters no longer apply: choose them again.")
+        return redirect_to(request, reverse("review-queue") + "?" + urlencode({"lane": "all"}))
+    review = services.claim_next(request.user, lane=lane.narrow)
+    return _go_to(request, review, marker, lane)
+
+
+def _why_empty(user, lane, now) -> dict:
+    """Why the reviewer's lane has nothing for them: held by others, skipped by them lately,
+    blind reviews they may not take, and what waits in other lanes. Bounded counts."""
+    claimable = lane.narrow(HITLReview.objects.claimable(now))
+    held = lane.narrow(HITLReview.objects.live_claims(now).exclude(claimed_by=user))
+    mine, _ = bounded_count(claimable.for_reviewer(user), cap=1000)  # empty queue: all skipped
+    anyone, _ = bounded_count(claimable, cap=1000)
+    others, others_exact = bounded_count(HITLReview.objects.queue_for(user, now), cap=1000)
+    return {
+        "held": bounded_count(held, cap=1000)[0],
+        "next_expiry": held.order_by("claim_expires_at")
+        .values_list("claim_expires_at", flat=True)
+        .first(),
+        "skipped": mine,
+        "skip_minutes": settings.REVIEW_SKIP_SECONDS // 60,
+        "blind": max(0, anyone - mine),
+        "other_lanes": others if lane.lane() else 0,
+        "other_lanes_exact": others_exact,
+    }
 
 
 @require_GET
 @permission_required("reviews.view_hitlreview", raise_exception=True)
 def queue(request):
     now = timezone.now()
+    lane_given = "lane" in request.GET or any(f in request.GET for f in QueueFilter.base_filters)
+    # htmx sends a lane cleared to "any" as no parameters at all (lists.js): that clears it.
+    if not lane_given and not request.htmx and request.session.get(LANE_SESSION_KEY):
+        # The lane the reviewer chose last, in the URL again so the page can be shared (with
+        # what else the address carried, e.g. drafts.js's ?decided=).
+        kept = request.GET.copy()
+        kept.update(QueryDict(request.session[LANE_SESSION_KEY]))
+        return redirect_to(request, f"{request.path}?{kept.urlencode()}")
+    lane = _lane(request, request.GET)
     counts = HITLReview.objects.queue_counts(request.user, now)
     queue_filter = QueueFilter(
         request.GET or None,
-        queryset=HITLReview.objects.claimable(now).for_reviewer(request.user).for_queue(),
+        queryset=HITLReview.objects.queue_for(request.user, now).for_queue(),
     )
-    upcoming = list(queue_filter.qs[:25])
+    # A lane that does not validate shows nothing rather than the whole queue.
+    upcoming = list(queue_filter.qs[:25]) if lane.is_valid() else []
     context = {
         "counts": counts,
         "held": HITLReview.objects.held_by(request.user, now)
@@ -60,7 +129,11 @@ def queue(request):
         .first(),
         "queue_filter": queue_filter,
         "form": queue_filter.form,
+        "lane": lane.lane(),
+        "lane_query": urlencode(lane.lane()),
+        "lane_words": lane.describe(),
         "upcoming": upcoming,
+        "empty": _why_empty(request.user, lane, now) if not upcoming and lane.is_valid() else None,
         "now": now,
         "recent": HITLReview.objects.recent_decisions(request.user)[:10],
         "can_decide": request.user.has_perm("reviews.claim_hitlreview"),
@@ -77,6 +150,24 @@ def queue(request):
 @permission_required("reviews.claim_hitlreview", raise_exception=True)
 def claim_next(request):
     return _next_claim(request)
+
+
+@require_POST
+@permission_required("reviews.claim_hitlreview", raise_exception=True)
+def skip(request, pk):
+    """Give this review back and take the head of the lane; it stays out of this reviewer's
+    queue for a while (REVIEW_SKIP_SECONDS)."""
+    _require_review(pk)
+    lane = _posted_lane(request)
+    if not lane.is_valid():
+        lane = _lane(request, QueryDict())
+    try:
+        review = services.skip(pk, request.user, lane=lane.narrow)
+    except services.ClaimLost as lost:
+        messages.warning(request, f"Not skipped: {lost}")
+        return redirect_to(request, reverse("review-detail", args=[pk]))
+    messages.info(request, f"Review #{pk} skipped: it is back in the queue for others.")
+    return _go_to(request, review, lane=lane)
 
 
 def deciders_only(view):
@@ -124,7 +215,19 @@ def _review_page(request, review, form=None, status=200, banner=None):
     except ValidationError:
         typed = None  # an invalid draft has no diff yet
     can_decide = services.may_take(request.user, review)
+    # Free for this user to take ("Claim this review", "Claim again"). Without a live claim
+    # of their own the decision buttons are disabled: the server would refuse them (fencing).
+    claimable = (
+        can_decide
+        and not held
+        and (review.status == ReviewStatus.PENDING or review.status in HELD)
+        and not review.is_claim_live(now)
+        and not (review.round > Round.FIRST and services.decided_result(review, request.user))
+    )
     context = {
+        "claimable": claimable,
+        "decide_disabled": not held,
+        "file_name": review.file_name,
         **result_media(result, reader=request.user),
         "review": review,
         "result": result,
@@ -144,7 +247,9 @@ def _review_page(request, review, form=None, status=200, banner=None):
             if review.status == ReviewStatus.COMPLETED and not decision_hidden
             else typed,
         ),
-        "events": _history(review, request.user, hidden),
+        "events": _history(
+            review, request.user, hidden, [d for d in drafts if d.user_id != request.user.pk]
+        ),
         "decision_hidden": decision_hidden,
         "earlier": _earlier_decisions(review),
         "can_decide": can_decide,
@@ -154,14 +259,55 @@ def _review_page(request, review, form=None, status=200, banner=None):
     return render(request, "reviews/review.html", context, status=status)
 
 
-def _history(review, user, hidden) -> list:
-    """The review's audit trail; under blind review without other people's decisions."""
-    events = list(review.events.select_related("actor").order_by("-at", "-id")[:50])
-    if hidden:
-        for event in events:
-            if event.actor_id != user.pk:
-                event.details = {}  # shown only, never saved
-    return events
+CLAIM_KINDS = {ReviewEvent.Kind.CLAIMED, ReviewEvent.Kind.TAKEN_OVER, ReviewEvent.Kind.REASSIGNED}
+
+
+def _history(review, user, hidden, drafts) -> list:
+    """The review's audit trail, newest first, in words: renewals folded into the claim they
+    kept alive, decisions named ("approved", not "yes"), drafts left by others shown where they
+    were last saved. Under blind review, other people's decisions are left out."""
+    events = list(
+        review.events.exclude(kind=ReviewEvent.Kind.RENEWED)
+        .select_related("actor")
+        .order_by("-at", "-id")[:50]
+    )
+    renewals = list(
+        review.events.filter(kind=ReviewEvent.Kind.RENEWED)
+        .order_by("at")
+        .values_list("actor_id", "at")[:5000]
+    )
+    rows = []
+    for event in events:
+        details = {} if hidden and event.actor_id != user.pk else event.details
+        row = {"at": event.at, "kind": event.kind, "label": event.get_kind_display()}
+        row["who"] = event.actor.get_username() if event.actor else ""
+        if details.get("approved") in Decision.values:
+            row["value"] = Decision(details["approved"]).label.lower()
+        if event.kind == ReviewEvent.Kind.REFUSED and details.get("reason"):
+            row["note"] = details["reason"]
+        if event.kind in CLAIM_KINDS:
+            holder = details.get("assignee", event.actor_id)
+            mine = [at for actor, at in renewals if actor == holder and at >= event.at]
+            ends = next((r["at"] for r in reversed(rows) if r["at"] > event.at), None)
+            mine = [at for at in mine if ends is None or at < ends]
+            if mine:
+                row["note"] = (
+                    f"kept alive {len(mine)} time{pluralize(len(mine))}, last at "
+                    f"{timezone.localtime(mine[-1]):%H:%M:%S}"
+                )
+        rows.append(row)
+    for draft in drafts:
+        rows.append(
+            {
+                "at": draft.saved_at,
+                "kind": "draft",
+                "label": "Draft left (not sent)",
+                "who": draft.user.get_username(),
+                "value": draft.get_approved_display().lower() if draft.approved else "",
+                "note": "shown under “Drafts by others”",
+            }
+        )
+    return sorted(rows, key=lambda row: row["at"], reverse=True)
 
 
 def _earlier_decisions(review) -> list:
@@ -264,9 +410,12 @@ def _review_gone(request, pk, typed, kept: str):
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @deciders_only
 def decide(request, pk):
+    if request.method == "GET":
+        # The address a refused decision left in the bar, reopened: the review itself.
+        return HttpResponseRedirect(reverse("review-detail", args=[pk]))
     typed = _typed(request)
     if not HITLReview.objects.filter(pk=pk).exists():
         # Deleted meanwhile (or never there): nothing to decide, but nothing typed is lost.
@@ -330,7 +479,13 @@ def heartbeat(request, pk):
     try:
         review = services.heartbeat(pk, request.user, *typed_so_far(request.POST))
     except services.ClaimLost as lost:
-        return JsonResponse({"ok": False, "error": str(lost)}, status=409)
+        claimable = (
+            HITLReview.objects.claimable(timezone.now())
+            .for_reviewer(request.user)
+            .filter(pk=pk)
+            .exists()
+        )
+        return JsonResponse({"ok": False, "error": str(lost), "claimable": claimable}, status=409)
     return JsonResponse(
         {
             "ok": True,
@@ -351,14 +506,16 @@ def corrections_diff(request, pk):
         error = None
     except ValidationError as exc:
         corrections, error = None, " ".join(exc.messages)
-    return render(
-        request,
-        "reviews/review.html#diff",
-        {
-            "diff": diff_corrections(correctable(review.analysis_result), corrections),
-            "diff_error": error,
-        },
-    )
+    # The error goes under the corrections box (out of band), replacing the one the page was
+    # sent with: fixed JSON leaves no stale error behind.
+    context = {
+        "diff": diff_corrections(correctable(review.analysis_result), corrections),
+        "diff_error": error,
+        "oob": True,
+    }
+    diff = render_to_string("reviews/review.html#diff", context, request)
+    errors = render_to_string("reviews/review.html#corrections_error", context, request)
+    return HttpResponse(diff + errors)
 
 
 def _confirm_filter(request, results, form, back):

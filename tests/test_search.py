@@ -377,7 +377,8 @@ def test_the_review_queue_filters_by_search(reviewer_client, calls):
     hostile = reviewer_client.get(reverse("review-queue"), {"q": '- OR "'})
     assert hostile.status_code == 200
     assert "Search:" in alert(hostile)
-    assert len(hostile.context["upcoming"]) == 4
+    # A lane that cannot be read lists nothing, never the whole queue (tests/test_lanes.py).
+    assert hostile.context["upcoming"] == []
 
 
 @pytest.fixture

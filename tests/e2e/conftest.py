@@ -5,10 +5,13 @@ skip: `make test` installs it first.
 """
 
 import os
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+ALL_IMPACTS = ("minor", "moderate", "serious", "critical")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",
@@ -59,3 +62,18 @@ def login(page, user, password="pw-for-tests-1"):
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def accessibility_problems(page, selector="html", impacts=("serious", "critical")) -> list:
+    """The WCAG 2 A and AA violations axe-core finds in `selector` (the whole page by default)
+    of the given impacts, as (rule, impact, [targets])."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        "s => axe.run(document.querySelector(s), {runOnly: ['wcag2a', 'wcag2aa']})", selector
+    )
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in result["violations"]
+        if v["impact"] in impacts
+    ]

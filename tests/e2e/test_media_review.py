@@ -14,12 +14,11 @@ from mediaanalysis.pipeline.display import label_color
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile
 from reviews.models import HITLReview, ReviewStatus
 from tests.conftest import make_result
-from tests.e2e.conftest import login
+from tests.e2e.conftest import ALL_IMPACTS, accessibility_problems, login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 DEMO = Path(django_settings.BASE_DIR) / "mediaanalysis" / "demo_media"
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 FRAME = 1 / 25  # the demo video's frame length
 
 
@@ -82,15 +81,6 @@ def watch_csp(page) -> list[str]:
     return violations
 
 
-def accessibility_problems(page, selector="#media") -> list:
-    """WCAG 2 A and AA violations that axe-core finds in the media card."""
-    page.evaluate(AXE.read_text())
-    result = page.evaluate(
-        "s => axe.run(document.querySelector(s), {runOnly: ['wcag2a', 'wcag2aa']})", selector
-    )
-    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in result["violations"]]
-
-
 def current_time(page) -> float:
     return page.evaluate("document.getElementById('media-element').currentTime")
 
@@ -108,7 +98,7 @@ def test_a_reviewer_plays_a_segment_seeks_by_key_moves_its_end_and_approves(
     page.keyboard.press("n")
     page.wait_for_url(re.compile(rf"/reviews/{video.pk}/$"))
     page.wait_for_function("document.getElementById('media-element').readyState >= 1")
-    assert accessibility_problems(page) == []
+    assert accessibility_problems(page, "#media", ALL_IMPACTS) == []
     page.evaluate(
         "window.seeks = []; const m = document.getElementById('media-element');"
         "m.addEventListener('seeking', () => window.seeks.push(m.currentTime));"
@@ -259,7 +249,7 @@ def test_an_image_shows_its_regions_and_a_reviewer_corrects_a_label(new_page, re
     expect(page.locator("#region-0")).to_have_class(re.compile(r"\bhot\b"))
     expect(cup).not_to_have_class(re.compile(r"\bhot\b"))
 
-    assert accessibility_problems(page) == []
+    assert accessibility_problems(page, "#media", ALL_IMPACTS) == []
     page.get_by_label("Label of region 2").fill("mug")
     expect(cup).to_contain_text("mug")
     expect(cup).to_have_class(

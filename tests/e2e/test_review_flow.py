@@ -107,18 +107,26 @@ def test_an_expired_claim_shows_on_the_page_and_a_refused_decision_keeps_the_not
     omar.get_by_role("button", name="Claim next").click()
     omar.wait_for_url(review_url(review))
 
+    # Rita's page says so at once; her decision buttons are disabled, never refused later.
+    expect(rita.locator("#claim-lost")).to_contain_text("omar has taken this review over")
+    expect(rita.locator("#claim-again")).to_be_hidden()
+    expect(rita.locator("button[name=approved][value=yes]")).to_be_disabled()
+
     note = "Back from lunch: the speaker names are wrong."
-    rita.fill("#id_reviewer_notes", note)
+
+    def keeps_the_note(response):
+        return "/heartbeat/" in response.url and note in (response.request.post_data or "")
+
+    with rita.expect_response(keeps_the_note):
+        rita.fill("#id_reviewer_notes", note)  # kept as her draft by the page's next look
     rita.keyboard.press("Escape")
     rita.keyboard.press("a")
 
-    expect(rita.locator("#claim-lost")).to_contain_text(
-        "Your decision was not saved: Your claim expired and omar has taken this review over."
-    )
     expect(rita.locator("#id_reviewer_notes")).to_have_value(note)
     review.refresh_from_db()
     assert review.status == ReviewStatus.CLAIMED
     assert review.claimed_by == other_reviewer
     assert ReviewDraft.objects.get(review=review, user=reviewer).notes == note
+    assert not ReviewEvent.objects.filter(review=review, kind=ReviewEvent.Kind.REFUSED).exists()
     # the idle tab never renewed the claim, not even when its time ran out
     assert not ReviewEvent.objects.filter(review=review, kind=ReviewEvent.Kind.RENEWED).exists()
