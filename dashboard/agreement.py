@@ -162,9 +162,12 @@ def routing(reviews, results, start) -> list[dict]:
         .values("analysis_type", "model_used")
         .annotate(n=Count("pk"))
     }
+    # Of the live results only, as `created` counts them: then the window is a range of the
+    # results' live index (idx_result_live_list), not a scan of every result.
     sent_rows = (
         reviews.filter(
             round=Round.FIRST,
+            analysis_result__deleted_at__isnull=True,
             analysis_result__created_at__gte=start,
             reason__in=[Reason.LOW_CONFIDENCE, Reason.SPOT_CHECK],
         )

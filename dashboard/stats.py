@@ -2,6 +2,7 @@
 percentiles), never by loading rows into Python. `figures(scope)` runs a fixed number of
 queries, whatever the data size; the view caches what it returns."""
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -102,17 +103,25 @@ def _buckets(start: datetime, end: datetime, step: str) -> list[datetime]:
     return out
 
 
+@contextmanager
+def recounting():
+    """One transaction for a recount's queries, with room to sort in memory on PostgreSQL."""
+    with transaction.atomic(using=router.db_for_read(AnalysisJob)):
+        connection = connections[router.db_for_read(AnalysisJob)]
+        if connection.vendor == "postgresql":
+            # Percentiles sort a month of jobs, and the reviewer analytics a month of review
+            # events: let them sort in memory, for these queries only.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+        yield
+
+
 def figures(scope: Scope, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     # Whole minutes, so that each figure's link to a list (created_after=...) is exact.
     start = (now - scope.span).replace(second=0, microsecond=0)
     prev_start = start - scope.span
-    with transaction.atomic(using=router.db_for_read(AnalysisJob)):
-        connection = connections[router.db_for_read(AnalysisJob)]
-        if connection.vendor == "postgresql":
-            # Percentiles sort a month of jobs: let them sort in memory, for these queries only.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL work_mem = '64MB'")
+    with recounting():
         return {
             "computed_at": now,
             "start": start,

@@ -310,6 +310,13 @@ class HITLReview(SoftDeleteModel):
                 name="idx_hitl_gold_item",
                 condition=Q(gold_item__isnull=False),
             ),
+            # The dashboard's open adjudications, oldest first, and their count
+            # (docs/performance.md, "Review quality").
+            models.Index(
+                fields=["created_at", "id"],
+                name="idx_hitl_open_adjudications",
+                condition=Q(round=Round.ADJUDICATION, status__in=OPEN, deleted_at__isnull=True),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -467,6 +474,9 @@ class ReviewEvent(models.Model):
                 name="idx_hitl_event_skips",
                 condition=Q(kind="skipped"),
             ),
+            # The reviewer analytics read the window's events (docs/performance.md, "Review
+            # quality").
+            models.Index(fields=["at"], name="idx_hitl_event_at"),
         ]
 
     def __str__(self):

@@ -41,7 +41,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from dashboard.stats import WINDOWS, Scope, quality_figures
+from dashboard.stats import WINDOWS, Scope, quality_figures, recounting
 from mediaanalysis import bench_webhooks
 from mediaanalysis.management import vocabulary
 from mediaanalysis.pipeline import search
@@ -127,8 +127,9 @@ class Command(BaseCommand):
         parser.add_argument("--skip-pages", action="store_true", help="only the claims over HTTP")
         parser.add_argument(
             "--only",
-            choices=["pages", "search", "claims", "webhooks", "media"],
-            help="run only this part: the pages, the full-text search rows, the claims, the webhooks or the media",
+            choices=["pages", "quality", "search", "claims", "webhooks", "media"],
+            help="run only this part: the pages, the dashboard and quality rows (a part of the"
+            " pages), the full-text search rows, the claims, the webhooks or the media",
         )
         parser.add_argument(
             "--write-rows", type=int, default=2000, help="results inserted to measure write cost"
@@ -183,7 +184,7 @@ class Command(BaseCommand):
             )
         if not AnalysisJob.objects.exists():
             raise CommandError("No data: run `manage.py seed_bulk` first.")
-        self.runs, self.warmup = runs, warmup
+        self.runs, self.warmup, self.only = runs, warmup, only
         ensure_groups()
         self.users = self.bench_users()
         if settings.DEBUG:
@@ -192,7 +193,7 @@ class Command(BaseCommand):
             )
         report = {"machine": self.machine(), "sizes": self.sizes(), "pages": [], "claims": []}
         if only:
-            skip_pages, skip_claims = only != "pages", only != "claims"
+            skip_pages, skip_claims = only not in ("pages", "quality"), only != "claims"
             skip_media = only != "media"
             webhooks = webhooks and only == "webhooks"
         if only in (None, "search"):
@@ -200,11 +201,12 @@ class Command(BaseCommand):
                 report["search"] = self.search(write_rows)
         if not skip_pages:
             with override_settings(ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]):
-                for row in self.pages():
+                for row in self.dashboard() if only == "quality" else self.pages():
                     report["pages"].append(row)
                     self.print_row(row)
-            report["ratios"] = self.ratios(report["pages"])
-            self.print_ratios(report["ratios"])
+            if only != "quality":
+                report["ratios"] = self.ratios(report["pages"])
+                self.print_ratios(report["ratios"])
         if not skip_media:
             report["media"] = self.media(media_mb, audio_minutes, media_rounds)
         if not skip_claims:
@@ -317,20 +319,32 @@ class Command(BaseCommand):
             yield self.measure(name, user, url)
         # The fixed cost of any signed-in page: the request cycle, the user and their roles,
         # one lookup, and the base template. No page can take less.
+        yield self.floor(manager)
+        yield from self.dashboard()
+        yield self.measure_claims_in_process(reviewer)
+
+    def floor(self, user):
         request_log = logging.getLogger("django.request")
         level, _ = request_log.level, request_log.setLevel(logging.ERROR)  # no "Not Found" lines
-        yield self.measure("a missing job (404 page)", manager, "/jobs/0/", codes=(404,))
+        row = self.measure("a missing job (404 page)", user, "/jobs/0/", codes=(404,))
         request_log.setLevel(level)
+        return row
+
+    def dashboard(self):
+        """The dashboard, cold and warm, the quality figures' share of its recount per window
+        (docs/quality.md), and the results lists a quality figure links to: `--only quality`."""
+        manager = self.users[MANAGERS]
+        if self.only == "quality":  # the floor of this run (see pages())
+            yield self.floor(manager)
         yield self.measure("dashboard, cold (24 h)", manager, "/dashboard/?window=24h", cold=True)
         yield self.measure(
             "dashboard, cold (30 days)", manager, "/dashboard/?window=30d", cold=True
         )
+        yield self.measure("dashboard, warm (24 h)", manager, "/dashboard/?window=24h")
         yield self.measure("dashboard, warm (30 days)", manager, "/dashboard/?window=30d")
-        # Quality (docs/quality.md): the recount's share of the agreement figures and the
-        # reviewer analytics alone, and the results list a figure links to.
-        for window in ("24h", "30d"):
+        for window in WINDOWS:
             yield self.measure_quality(window)
-        since = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+        since = (timezone.now() - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
         yield self.measure(
             "results list, quality=disagreed (30 days)",
             manager,
@@ -341,7 +355,6 @@ class Command(BaseCommand):
             manager,
             f"/results/?quality=second_reviewed&reviewer=bulk-reviewer-01&quality_since={since}",
         )
-        yield self.measure_claims_in_process(reviewer)
 
     def measure(self, name, user, url, cold=False, codes=(200,), headers=None):
         client = Client(headers=headers)
@@ -350,18 +363,21 @@ class Command(BaseCommand):
         runs, warmup = (max(3, self.runs // 5), 1) if cold else (self.runs, self.warmup)
         for _ in range(warmup):
             self.expect_ok(client.get(url), name, codes)
-        timings, recorders = [], []
+        timings, recorders, cpu = [], [], []
         for _ in range(runs):
             if cold:
                 cache.clear()
                 client.force_login(user)  # the session lived in the cache
             recorder = QueryRecorder()
             with connection.execute_wrapper(recorder):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 self.expect_ok(client.get(url), name, codes)
                 timings.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - cpu_started)
             recorders.append(recorder)
-        return self.summarise(name, url, timings, recorders)
+        row = self.summarise(name, url, timings, recorders)
+        # This process's CPU time: on a loaded machine, what the page itself costs in Python.
+        return {**row, "cpu_median_ms": ms(statistics.median(cpu))}
 
     def measure_quality(self, window):
         """The quality figures of a dashboard recount (agreement, overturns, gold, routing,
@@ -374,7 +390,8 @@ class Command(BaseCommand):
             recorder = QueryRecorder()
             with connection.execute_wrapper(recorder):
                 started = time.perf_counter()
-                quality_figures(scope, start, now)
+                with recounting():  # as the dashboard's recount runs them
+                    quality_figures(scope, start, now)
                 elapsed = time.perf_counter() - started
             if n:  # the first run warms the connection and the plans
                 timings.append(elapsed)
