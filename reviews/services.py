@@ -85,13 +85,14 @@ def enqueue(result_ids, priority: int = 0, actor=None) -> int:
     return len(opened)
 
 
-def enqueue_if_doubtful(result: AnalysisResult) -> bool:
+def enqueue_if_doubtful(result: AnalysisResult, created: bool = False) -> bool:
     """The automatic rule: a result below REVIEW_CONFIDENCE_THRESHOLD goes to review once,
-    and a result changed after a needs-changes decision goes round again."""
+    and a result changed after a needs-changes decision goes round again. A result just
+    `created` has no reviews yet: its rule asks no query unless it is doubtful."""
     if result.deleted_at is not None:
         return False
     reviews = HITLReview.objects.filter(analysis_result=result)
-    last = reviews.order_by("-created_at", "-id").first()
+    last = None if created else reviews.order_by("-created_at", "-id").first()
     if last is None:
         doubtful = (
             result.confidence_score is not None
