@@ -22,3 +22,13 @@ max_requests_jitter = 500
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def when_ready(server):
+    """With the app preloaded, import the URLconf (and with it the API's schemas) in the master
+    too: Django loads it at a worker's first request, which would otherwise cost every new
+    worker a second or more of CPU."""
+    if preload_app:
+        from django.urls import get_resolver
+
+        get_resolver().url_patterns  # noqa: B018 (loads the URLconf)
