@@ -19,9 +19,8 @@ def is_token_api_call(request) -> bool:
     """An API call that carries a bearer token: it is authenticated by its token alone, so a
     session, messages and the signed-in user have nothing to do for it. (Nor has CSRF: the
     API's views are exempt, and Django's CSRF middleware passes them by itself.)"""
-    return request.path_info.startswith("/api/") and request.META.get("HTTP_AUTHORIZATION", "")[
-        :7
-    ].lower() in ("bearer ", "bearer")
+    scheme = request.META.get("HTTP_AUTHORIZATION", "")[:7].lower()
+    return request.path_info.startswith("/api/") and scheme in ("bearer ", "bearer")
 
 
 class PassTokenAPICalls:
