@@ -53,7 +53,8 @@ def pool_stats(connection) -> dict | None:
 
 
 class ByPk:
-    """One row by its primary key, read with a statement the ORM compiles once per database.
+    """One row by its (integer) primary key, read with a statement the ORM compiles once per
+    database.
 
     For the reads every request makes (the signed-in user with their roles, an API call's
     job): building and compiling a QuerySet anew took more of such a request than the database
@@ -81,7 +82,11 @@ class ByPk:
             query = self.rows().using(db).filter(pk=self.MARKER).query
             sql, params = query.get_compiler(db).as_sql()
             params = list(params)
-            compiled = self.compiled[db] = (sql, params, params.index(self.MARKER))
-        sql, params, at = compiled
+            # The key's column's range: a key beyond it would overflow the driver.
+            span = connections[db].ops.integer_field_range(self.model._meta.pk.get_internal_type())
+            compiled = self.compiled[db] = (sql, params, params.index(self.MARKER), span)
+        sql, params, at, (low, high) = compiled
+        if not low <= pk <= high:  # no such row; the ORM says so too, without asking
+            return None
         params = [*params[:at], pk, *params[at + 1 :]]
         return next(iter(self.model._base_manager.db_manager(db).raw(sql, params)), None)

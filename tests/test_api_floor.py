@@ -194,3 +194,16 @@ def test_the_signed_in_page_floor_reads_the_user_with_their_roles_in_one_query(
     assert response.status_code == 404
     assert "Managers" in response.content.decode()
     assert len(statements(captured, "auth_user")) == 1
+
+
+@pytest.mark.parametrize("job_id", [2**31, 2**63, 10**30])
+def test_a_job_id_beyond_the_column_is_no_such_job_not_an_overflow(job_id):
+    worker = token_client("write")
+
+    responses = [
+        worker.get(f"/api/jobs/{job_id}"),
+        worker.get(f"/api/jobs/{job_id}/progress"),
+        worker.patch(f"/api/jobs/{job_id}", {"progress": 0.5}, content_type=JSON),
+    ]
+
+    assert [response.status_code for response in responses] == [404, 404, 404]
