@@ -65,6 +65,7 @@ class Chart:
     texts: list[Text] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     uid: int = field(default_factory=lambda: next(_ids))
+    css: str = ""  # a class on the <svg>
 
 
 def _fmt(value, percent=False) -> str:
@@ -170,14 +171,17 @@ def hbar_chart(rows, *, title, x_label, percent=False, height_per_row=24, width=
     return chart
 
 
-def calibration_chart(model: str, buckets: list[dict]):
+def calibration_chart(model: str, buckets: list[dict], min_n: int):
     """One model's approval rate per confidence bucket, against the diagonal of perfect
-    calibration. Each bucket dict has low, high, n, rate (None without reviews) and url."""
-    width, height = 300, 170
-    left, right, top, bottom = 34, 6, 8, 30
+    calibration. Each bucket dict has low, high, n, rate (None without reviews), enough (n is at
+    least `min_n`) and url. The number of reviews stands above each bar; a bar of too few
+    reviews to judge is grey."""
+    width, height = 300, 176
+    left, right, top, bottom = 34, 6, 14, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     described = ", ".join(
         f"{b['low']:.1f}–{b['high']:.1f}: {b['rate']:.0%} of {b['n']}"
+        + ("" if b["enough"] else " (too few to judge)")
         for b in buckets
         if b["rate"] is not None
     )
@@ -197,15 +201,29 @@ def calibration_chart(model: str, buckets: list[dict]):
         where = f"confidence {b['low']:.1f}–{b['high']:.1f}"
         if b["rate"] is not None:
             h = plot_h * b["rate"]
+            judged = (
+                f"{b['rate']:.0%} approved of {b['n']} reviewed"
+                if b["enough"]
+                else f"only {b['n']} reviewed ({b['rate']:.0%} approved): too few to judge"
+            )
             chart.bars.append(
                 Bar(
                     x=round(x + 2, 1),
                     y=round(top + plot_h - h, 1),
                     width=round(slot - 4, 1),
                     height=round(max(h, 1), 1),
-                    css="c0",
-                    title=f"{model}, {where}: {b['rate']:.0%} approved of {b['n']} reviewed",
+                    css="c0" if b["enough"] else "few",
+                    title=f"{model}, {where}: {judged}",
                     link=b.get("url"),
+                )
+            )
+            chart.texts.append(
+                Text(
+                    round(x + slot / 2, 1),
+                    round(top + plot_h - max(h, 1) - 2, 1),
+                    f"{b['n']:,}",
+                    size=8,
+                    fill=INK if b["enough"] else AXIS_GREY,
                 )
             )
         else:
@@ -234,4 +252,28 @@ def calibration_chart(model: str, buckets: list[dict]):
         )
     )
     chart.texts.append(Text(left + plot_w / 2, height - 4, "confidence", size=10))
+    return chart
+
+
+def sparkline(values: list, labels: list[str], *, title: str, width=168, height=28):
+    """A row's small bar chart (a reviewer's decisions per day): as wide whatever the window."""
+    described = ", ".join(f"{label}: {v}" for label, v in zip(labels, values, strict=False) if v)
+    chart = Chart(title, described or "None.", width, height, css="sparkline")
+    slot = width / max(1, len(values))
+    peak = max(values, default=0) or 1
+    chart.lines.append(Line(0, height - 0.5, width, height - 0.5))
+    for i, value in enumerate(values):
+        if not value:
+            continue
+        h = max(2.0, (height - 2) * value / peak)
+        chart.bars.append(
+            Bar(
+                x=round(i * slot + 0.5, 1),
+                y=round(height - h, 1),
+                width=round(max(1.0, slot - 1), 1),
+                height=round(h, 1),
+                css="c1",
+                title=f"{labels[i]}: {value}",
+            )
+        )
     return chart

@@ -5,6 +5,7 @@ queries, whatever the data size; the view caches what it returns."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q
 from django.db.models.functions import Cast, Floor, Least, TruncDay, TruncHour
@@ -12,8 +13,9 @@ from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, ProcessingStatus
 from mediaanalysis.pipeline.queries import distinct_values
-from reviews.models import Decision, HITLReview, ReviewEvent, ReviewStatus
+from reviews.models import Decision, HITLReview, ReviewEvent, ReviewStatus, Round
 
+from . import agreement, analytics
 from .aggregates import Percentile, Percentiles, Seconds
 
 WINDOWS = {
@@ -22,6 +24,8 @@ WINDOWS = {
     "30d": ("30 days", timedelta(days=30), "day"),
 }
 BUCKETS = 10  # calibration: 0-0.1 ... 0.9-1.0
+# A calibration bucket with fewer reviews than this says nothing yet: its bar is greyed out.
+MIN_CALIBRATION_N = 5
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Scope:
         return WINDOWS[self.window][2]
 
     def cache_key(self) -> str:
-        return f"dashboard:v1:{self.window}:{self.job_type}:{self.model}"
+        return f"dashboard:v2:{self.window}:{self.job_type}:{self.model}"
 
     def refresh_lock(self) -> str:
         return self.cache_key() + ":refreshing"
@@ -49,11 +53,39 @@ def _rate(part, whole):
     return part / whole if whole else None
 
 
-def _change(now_value, before_value):
-    """The relative change from the previous window, or None when there is nothing to compare."""
-    if now_value is None or before_value in (None, 0):
+# Which way is better for the business, per figure: "up", "down", or None when a rise or a fall
+# is neither good nor bad in itself (jobs coming in is demand, not performance).
+UP, DOWN = "up", "down"
+
+
+def trend(now_value, before_value, *, better: str | None, rate: bool = False) -> dict | None:
+    """How a figure moved since the window before, and whether that is better or worse.
+
+    Every dashboard change is shown the same way: an arrow for the direction, the amount (a
+    relative change, or percentage points for a rate), and a word for the verdict, coloured
+    green (better), red (worse) or grey (neither). Colour never carries the meaning alone.
+    None when there is nothing to compare with.
+    """
+    if now_value is None or before_value is None or (not rate and before_value == 0):
         return None
-    return (now_value - before_value) / before_value
+    delta = now_value - before_value
+    direction = UP if delta > 0 else DOWN if delta < 0 else None
+    amount = f"{delta * 100:+.1f} pp" if rate else f"{delta / before_value * 100:+.0f}%"
+    if direction is None:
+        verdict = "unchanged"
+    elif better is None:
+        verdict = "more" if direction == UP else "fewer"
+    else:
+        verdict = "better" if direction == better else "worse"
+    return {
+        "direction": direction,
+        "arrow": {UP: "▲", DOWN: "▼", None: "="}[direction],
+        "amount": amount,
+        "verdict": verdict,
+        "css": {"better": "good", "worse": "bad"}.get(verdict, "neutral"),
+        "before": before_value,
+        "rate": rate,
+    }
 
 
 def _buckets(start: datetime, end: datetime, step: str) -> list[datetime]:
@@ -87,14 +119,32 @@ def figures(scope: Scope, now: datetime | None = None) -> dict:
             "end": now,
             "pipeline": pipeline(scope, now, start, prev_start),
             "backlog": backlog(scope, now, start, prev_start),
-            "reviewers": reviewers(scope, start),
+            "reviewers": reviewers(scope, start, now),
             "models": models(scope, start, prev_start),
+            **quality_figures(scope, start, now),
         }
+
+
+def quality_figures(scope: Scope, start, now) -> dict:
+    """The quality section and the reviewers' work (dashboard/agreement.py, analytics.py)."""
+    return {
+        "quality": agreement.quality(_reviews(scope), _results(scope), start, now),
+        "work": analytics.work(_reviews(scope), start),
+    }
 
 
 def _jobs(scope: Scope):
     jobs = AnalysisJob.objects.all()
     return jobs.filter(job_type=scope.job_type) if scope.job_type else jobs
+
+
+def _results(scope: Scope):
+    results = AnalysisResult.objects.all()
+    if scope.job_type:
+        results = results.filter(job__job_type=scope.job_type)
+    if scope.model:
+        results = results.filter(model_used=scope.model)
+    return results
 
 
 def _reviews(scope: Scope):
@@ -107,26 +157,38 @@ def _reviews(scope: Scope):
 
 
 def pipeline(scope: Scope, now, start, prev_start) -> dict:
+    """Jobs created in the window (by created_at), and jobs finished in it (completed or
+    failed, by completed_at): a job created yesterday and failing today counts today."""
     jobs = _jobs(scope)
     by_status = dict(jobs.order_by().values_list("status").annotate(n=Count("pk")))
     completed, failed = ProcessingStatus.COMPLETED, ProcessingStatus.FAILED
     totals = jobs.filter(created_at__gte=prev_start, created_at__lt=now).aggregate(
         created=Count("pk", filter=Q(created_at__gte=start)),
-        completed=Count("pk", filter=Q(created_at__gte=start, status=completed)),
-        failed=Count("pk", filter=Q(created_at__gte=start, status=failed)),
         prev_created=Count("pk", filter=Q(created_at__lt=start)),
-        prev_completed=Count("pk", filter=Q(created_at__lt=start, status=completed)),
-        prev_failed=Count("pk", filter=Q(created_at__lt=start, status=failed)),
+    )
+    # idx_job_live_completed: a range of finish times.
+    finished = jobs.filter(completed_at__gte=prev_start, completed_at__lt=now)
+    totals |= finished.aggregate(
+        completed=Count("pk", filter=Q(completed_at__gte=start, status=completed)),
+        failed=Count("pk", filter=Q(completed_at__gte=start, status=failed)),
+        prev_completed=Count("pk", filter=Q(completed_at__lt=start, status=completed)),
+        prev_failed=Count("pk", filter=Q(completed_at__lt=start, status=failed)),
     )
     trunc = TruncHour if scope.step == "hour" else TruncDay
-    window = jobs.filter(created_at__gte=start, created_at__lt=now)
-    rows = {
+    created_rows = dict(
+        jobs.filter(created_at__gte=start, created_at__lt=now)
+        .annotate(bucket=trunc("created_at"))
+        .order_by()
+        .values_list("bucket")
+        .annotate(n=Count("pk"))
+    )
+    window = jobs.filter(completed_at__gte=start, completed_at__lt=now)
+    finished_rows = {
         row["bucket"]: row
-        for row in window.annotate(bucket=trunc("created_at"))
+        for row in window.annotate(bucket=trunc("completed_at"))
         .order_by()
         .values("bucket")
         .annotate(
-            created=Count("pk"),
             completed=Count("pk", filter=Q(status=completed)),
             failed=Count("pk", filter=Q(status=failed)),
         )
@@ -134,12 +196,14 @@ def pipeline(scope: Scope, now, start, prev_start) -> dict:
     series = [
         {
             "bucket": bucket,
-            **{k: rows.get(bucket, {}).get(k, 0) for k in ("created", "completed", "failed")},
+            "created": created_rows.get(bucket, 0),
+            "completed": finished_rows.get(bucket, {}).get("completed", 0),
+            "failed": finished_rows.get(bucket, {}).get("failed", 0),
         }
         for bucket in _buckets(start, now, scope.step)
     ]
     durations = list(
-        window.filter(status=completed, started_at__isnull=False, completed_at__isnull=False)
+        window.filter(status=completed, started_at__isnull=False)
         .order_by("job_type")
         .values("job_type")
         .annotate(n=Count("pk"), p=Percentiles(Seconds("completed_at", "started_at"), [0.5, 0.95]))
@@ -156,19 +220,26 @@ def pipeline(scope: Scope, now, start, prev_start) -> dict:
         .annotate(n=Count("pk"))
         .order_by("-n", "error_message")[:8]
     )
-    finished = totals["completed"] + totals["failed"]
-    prev_finished = totals["prev_completed"] + totals["prev_failed"]
-    failure_rate = _rate(totals["failed"], finished)
-    prev_failure_rate = _rate(totals["prev_failed"], prev_finished)
+    failure_rate = _rate(totals["failed"], totals["completed"] + totals["failed"])
+    prev_failure_rate = _rate(
+        totals["prev_failed"], totals["prev_completed"] + totals["prev_failed"]
+    )
     return {
         "by_status": [
             (status.value, status.label, by_status.get(status.value, 0))
             for status in ProcessingStatus
         ],
         "totals": totals,
-        "created_change": _change(totals["created"], totals["prev_created"]),
+        "trends": {
+            "created": trend(totals["created"], totals["prev_created"], better=None),
+            "completed": trend(totals["completed"], totals["prev_completed"], better=UP),
+            "failed": trend(totals["failed"], totals["prev_failed"], better=DOWN),
+            "failure_rate": trend(failure_rate, prev_failure_rate, better=DOWN, rate=True),
+        },
         "failure_rate": failure_rate,
         "prev_failure_rate": prev_failure_rate,
+        "stalled": jobs.stalled(now).count(),  # idx_job_live_stalled
+        "stalled_after": timedelta(seconds=settings.JOB_STALLED_AFTER),
         "series": series,
         "durations": durations,
         "oldest_pending": oldest_pending,
@@ -211,6 +282,7 @@ def backlog(scope: Scope, now, start, prev_start) -> dict:
                     HITLReview.objects.filter(
                         analysis_result=OuterRef("analysis_result"),
                         created_at__gt=OuterRef("reviewed_at"),
+                        round=Round.FIRST,  # the needs-changes loop, not a second review
                     )
                 )
             ),
@@ -224,10 +296,12 @@ def backlog(scope: Scope, now, start, prev_start) -> dict:
             "pk", filter=Q(kind__in=[ReviewEvent.Kind.TAKEN_OVER, ReviewEvent.Kind.EXPIRED])
         ),
     )
-    # Rounds per result: how many reviews each result reviewed in the window has had in all.
+    # Rounds per result: how many first reviews each result reviewed in the window has had in
+    # all (second reviews and gold checks are quality's, docs/quality.md).
+    firsts = reviews.filter(round=Round.FIRST, gold_item__isnull=True)
     rounds = (
-        reviews.filter(
-            analysis_result__in=reviews.filter(reviewed_at__gte=start).values("analysis_result")
+        firsts.filter(
+            analysis_result__in=firsts.filter(reviewed_at__gte=start).values("analysis_result")
         )
         .order_by()
         .values("analysis_result")
@@ -255,7 +329,7 @@ def backlog(scope: Scope, now, start, prev_start) -> dict:
 _CLAIM_KINDS = [ReviewEvent.Kind.CLAIMED, ReviewEvent.Kind.TAKEN_OVER, ReviewEvent.Kind.REASSIGNED]
 
 
-def reviewers(scope: Scope, start) -> dict:
+def reviewers(scope: Scope, start, now) -> dict:
     decided = _reviews(scope).filter(reviewed_at__gte=start, reviewed_by__isnull=False)
     people = list(
         decided.order_by()
@@ -274,22 +348,26 @@ def reviewers(scope: Scope, start) -> dict:
     for person in people:
         for key in ("yes", "no", "needs_changes"):
             person[f"{key}_share"] = _rate(person[key], person["n"])
-    per_day = list(
-        decided.annotate(day=TruncDay("reviewed_at"))
-        .order_by()
-        .values("reviewed_by__username", "day")
-        .annotate(n=Count("pk"))
-        .order_by("day", "reviewed_by__username")
-    )
-    days = sorted({row["day"] for row in per_day})
-    grid = {(row["reviewed_by__username"], row["day"]): row["n"] for row in per_day}
+    # Decisions per hour (24 hours) or per day: a sparkline per reviewer, as wide at 30 days as
+    # at 24 hours, rather than a column per day.
+    trunc = TruncHour if scope.step == "hour" else TruncDay
+    per_step = decided.annotate(bucket=trunc("reviewed_at")).order_by()
+    grid = {
+        (name, bucket): n
+        for name, bucket, n in per_step.values_list("reviewed_by__username", "bucket").annotate(
+            n=Count("pk")
+        )
+    }
+    buckets = _buckets(start, now, scope.step)
     for person in people:
-        person["per_day"] = [grid.get((person["reviewed_by__username"], day), 0) for day in days]
-    return {"people": people, "days": days}
+        person["per_step"] = [grid.get((person["reviewed_by__username"], b), 0) for b in buckets]
+    return {"people": people, "buckets": buckets}
 
 
 def models(scope: Scope, start, prev_start) -> dict:
-    decided = _reviews(scope).filter(reviewed_at__gte=start, status=ReviewStatus.COMPLETED)
+    # First reviews only: a second review or a gold check would count a result twice.
+    firsts = _reviews(scope).filter(round=Round.FIRST, gold_item__isnull=True)
+    decided = firsts.filter(reviewed_at__gte=start, status=ReviewStatus.COMPLETED)
     approval = list(
         decided.order_by()
         .values(
@@ -306,10 +384,8 @@ def models(scope: Scope, start, prev_start) -> dict:
     )
     for row in approval:
         row["rate"] = _rate(row["yes"], row["n"])
-    previous = (
-        _reviews(scope)
-        .filter(reviewed_at__gte=prev_start, reviewed_at__lt=start)
-        .aggregate(n=Count("pk"), yes=Count("pk", filter=Q(approved=Decision.YES)))
+    previous = firsts.filter(reviewed_at__gte=prev_start, reviewed_at__lt=start).aggregate(
+        n=Count("pk"), yes=Count("pk", filter=Q(approved=Decision.YES))
     )
     bucket = Least(
         Cast(Floor(F("analysis_result__confidence_score") * BUCKETS), IntegerField()), BUCKETS - 1
@@ -328,8 +404,8 @@ def models(scope: Scope, start, prev_start) -> dict:
         ] = cell
     known = [scope.model] if scope.model else distinct_values(AnalysisResult, "model_used")
     table = []
-    for model in sorted(set(known) | set(calibration)):
-        buckets = calibration.get(model, {})
+    for model in sorted(calibration):
+        buckets = calibration[model]
         table.append(
             {
                 "model": model,
@@ -340,6 +416,7 @@ def models(scope: Scope, start, prev_start) -> dict:
                         "high": (i + 1) / BUCKETS,
                         "n": buckets[i]["n"] if i in buckets else 0,
                         "rate": _rate(buckets[i]["yes"], buckets[i]["n"]) if i in buckets else None,
+                        "enough": i in buckets and buckets[i]["n"] >= MIN_CALIBRATION_N,
                     }
                     for i in range(BUCKETS)
                 ],
@@ -347,11 +424,20 @@ def models(scope: Scope, start, prev_start) -> dict:
         )
     total_n = sum(r["n"] for r in approval)
     total_yes = sum(r["yes"] for r in approval)
+    approval_rate = _rate(total_yes, total_n)
+    prev_approval_rate = _rate(previous["yes"], previous["n"])
     return {
         "approval": approval,
         "calibration": table,
-        "approval_rate": _rate(total_yes, total_n),
-        "prev_approval_rate": _rate(previous["yes"], previous["n"]),
+        # Models with results but no decision in the window: named, not drawn as empty charts.
+        "unreviewed": sorted(set(known) - set(calibration)),
+        "min_calibration_n": MIN_CALIBRATION_N,
+        "approval_rate": approval_rate,
+        "prev_approval_rate": prev_approval_rate,
         "decisions": total_n,
         "prev_decisions": previous["n"],
+        "trends": {
+            "approval_rate": trend(approval_rate, prev_approval_rate, better=UP, rate=True),
+            "decisions": trend(total_n, previous["n"], better=UP),
+        },
     }

@@ -18,8 +18,9 @@ from django.views.decorators.vary import vary_on_headers
 from mediaanalysis.db import use_replica
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult
 from mediaanalysis.pipeline.queries import distinct_values
+from reviews.models import Decision
 
-from .charts import Series, bar_chart, calibration_chart, hbar_chart
+from .charts import Series, bar_chart, calibration_chart, hbar_chart, sparkline
 from .stats import WINDOWS, Scope, figures
 
 # Someone looked at the dashboard lately: the periodic recount keeps its default view warm.
@@ -111,6 +112,9 @@ def compute(scope: Scope) -> dict:
             "scope": scope,
             "charts": _charts(scope, data),
             "links": _links(scope, data),
+            "decision_choices": Decision.choices,
+            "min_pairs": settings.QUALITY_MIN_PAIRS,
+            "idle_seconds": settings.REVIEW_IDLE_SECONDS,
         },
     )
     cache.set(scope.cache_key(), data, settings.DASHBOARD_CACHE_SECONDS)
@@ -118,15 +122,17 @@ def compute(scope: Scope) -> dict:
 
 
 def _links(scope: Scope, data) -> dict:
-    """Where each figure leads: the list page filtered to the rows behind it."""
+    """Where each figure leads: the list page filtered to the rows behind it, in the same
+    window (jobs by when they were created or finished, results by when they were reviewed)."""
     since = _minute(data["start"])
     job_type = scope.job_type
     pipeline = data["pipeline"]
     return {
         "created": _url("job-list", created_after=since, job_type=job_type),
-        "failed": _url("job-list", status="failed", created_after=since, job_type=job_type),
-        "completed": _url("job-list", status="completed", created_after=since, job_type=job_type),
+        "failed": _url("job-list", status="failed", finished_after=since, job_type=job_type),
+        "completed": _url("job-list", status="completed", finished_after=since, job_type=job_type),
         "oldest_pending": _url("job-list", status="pending", sort="created", job_type=job_type),
+        "stalled": _url("job-list", stalled="true", job_type=job_type),
         "queue": reverse("review-queue"),
         "status_rows": [
             {
@@ -141,7 +147,7 @@ def _links(scope: Scope, data) -> dict:
             {
                 **row,
                 "url": _url(
-                    "job-list", status="completed", job_type=row["job_type"], created_after=since
+                    "job-list", status="completed", job_type=row["job_type"], finished_after=since
                 ),
             }
             for row in pipeline["durations"]
@@ -153,7 +159,7 @@ def _links(scope: Scope, data) -> dict:
                     "job-list",
                     status="failed",
                     error=row["error_message"][:200],
-                    created_after=since,
+                    finished_after=since,
                     job_type=job_type,
                 ),
             }
@@ -166,27 +172,133 @@ def _links(scope: Scope, data) -> dict:
                     "result-list",
                     model=row["model"],
                     analysis_type=row["analysis_type"],
+                    reviewed_after=since,
+                ),
+                "approved_url": _url(
+                    "result-list",
+                    model=row["model"],
+                    analysis_type=row["analysis_type"],
                     review_state="approved",
+                    reviewed_after=since,
                 ),
             }
             for row in data["models"]["approval"]
+        ],
+        "quality": _quality_links(scope, data),
+    }
+
+
+def _quality_links(scope: Scope, data) -> dict:
+    """Where each quality figure leads: the results list, filtered to the reviews behind it
+    by its manager-only quality filters (reviews/filters.py)."""
+    since = _minute(data["start"])
+    quality = data["quality"]
+
+    def results(**params):
+        return _url("result-list", quality_since=since, **params)
+
+    def kinds(**params):
+        return {
+            "all_url": results(quality="second_reviewed", **params),
+            "agreed_url": results(quality="agreed", **params),
+            "disagreed_url": results(quality="disagreed", **params),
+        }
+
+    scope_model = {"model": scope.model} if scope.model else {}
+    return {
+        **kinds(**scope_model),
+        "by_model": [
+            {
+                **row,
+                **kinds(model=row["model"], analysis_type=row["analysis_type"]),
+            }
+            for row in quality["by_model"]
+        ],
+        "by_reviewer": [
+            {
+                **row,
+                **kinds(reviewer=row["reviewer"], **scope_model),
+                "overturn": next(
+                    (o for o in quality["overturns"] if o["reviewer"] == row["reviewer"]), None
+                ),
+                "overturned_url": results(
+                    quality="overturned", reviewer=row["reviewer"], **scope_model
+                ),
+            }
+            for row in quality["by_reviewer"]
+        ],
+        "overturns": [
+            {
+                **row,
+                "url": results(quality="adjudicated", reviewer=row["reviewer"], **scope_model),
+                "overturned_url": results(
+                    quality="overturned", reviewer=row["reviewer"], **scope_model
+                ),
+            }
+            for row in quality["overturns"]
+        ],
+        "confusion": [
+            {
+                **row,
+                "cells": [
+                    (value, n, results(pair=f"{row['first']}:{value}", **scope_model))
+                    for value, n in row["cells"]
+                ],
+            }
+            for row in quality["confusion"]
+        ],
+        "gold": [
+            {
+                **row,
+                "url": results(quality="gold_checked", reviewer=row["reviewer"], **scope_model),
+                "missed_url": results(
+                    quality="gold_missed", reviewer=row["reviewer"], **scope_model
+                ),
+            }
+            for row in quality["gold"]
+        ],
+        "routing": [
+            {
+                **row,
+                **{
+                    f"{kind}_url": _url(
+                        "result-list",
+                        quality=reason,
+                        model=row["model"],
+                        analysis_type=row["analysis_type"],
+                        created_after=since,
+                        **extra,
+                    )
+                    for kind, reason, extra in (
+                        ("results", "", {}),
+                        ("low", "low_confidence", {}),
+                        ("spot", "spot_check", {}),
+                        ("spot_approved", "spot_check", {"review_state": "approved"}),
+                    )
+                },
+            }
+            for row in quality["routing"]
+        ],
+        "work": [
+            {**person, "url": results(reviewer=person["reviewer"], **scope_model)}
+            for person in data["work"]["people"]
         ],
     }
 
 
 def _charts(scope: Scope, data) -> dict:
     pipeline, models = data["pipeline"], data["models"]
+    since = _minute(data["start"])
     step = timedelta(hours=1) if scope.step == "hour" else timedelta(days=1)
     label = "%H:%M" if scope.step == "hour" else "%b %d"
     buckets = [row["bucket"] for row in pipeline["series"]]
     labels = [timezone.localtime(b).strftime(label) for b in buckets]
 
-    def bucket_links(**params):
+    def bucket_links(field, **params):
         return [
             _url(
                 "job-list",
-                created_after=_minute(b),
-                created_before=_minute(b + step),
+                **{f"{field}_after": _minute(b), f"{field}_before": _minute(b + step)},
                 job_type=scope.job_type,
                 **params,
             )
@@ -196,18 +308,21 @@ def _charts(scope: Scope, data) -> dict:
     throughput = bar_chart(
         labels,
         [
-            Series("created", [r["created"] for r in pipeline["series"]], bucket_links()),
+            Series("created", [r["created"] for r in pipeline["series"]], bucket_links("created")),
             Series(
                 "completed",
                 [r["completed"] for r in pipeline["series"]],
-                bucket_links(status="completed"),
+                bucket_links("finished", status="completed"),
             ),
             Series(
-                "failed", [r["failed"] for r in pipeline["series"]], bucket_links(status="failed")
+                "failed",
+                [r["failed"] for r in pipeline["series"]],
+                bucket_links("finished", status="failed"),
             ),
         ],
-        title=f"Jobs created per {scope.step}, and how many of them completed and failed",
-        x_label=f"created ({scope.step})",
+        title=f"Jobs created per {scope.step}, and jobs completed and failed per {scope.step} "
+        "by when they finished",
+        x_label=f"{scope.step} (created, or finished)",
         y_label="jobs",
     )
     status = hbar_chart(
@@ -220,7 +335,7 @@ def _charts(scope: Scope, data) -> dict:
     )
     calibration = []
     for row in models["calibration"]:
-        buckets = [
+        buckets_ = [
             {
                 **b,
                 "url": _url(
@@ -229,9 +344,31 @@ def _charts(scope: Scope, data) -> dict:
                     confidence_min=f"{b['low']:.1f}",
                     confidence_max=f"{b['high']:.1f}",
                     review_state="approved",
+                    reviewed_after=since,
                 ),
             }
             for b in row["buckets"]
         ]
-        calibration.append({**row, "chart": calibration_chart(row["model"], buckets)})
-    return {"throughput": throughput, "status": status, "calibration": calibration}
+        calibration.append(
+            {
+                **row,
+                "chart": calibration_chart(row["model"], buckets_, models["min_calibration_n"]),
+            }
+        )
+    reviewer_buckets = data["reviewers"]["buckets"]
+    per = "%H:%M" if scope.step == "hour" else "%a %b %d"
+    step_labels = [timezone.localtime(b).strftime(per) for b in reviewer_buckets]
+    sparklines = {
+        person["reviewed_by__username"]: sparkline(
+            person["per_step"],
+            step_labels,
+            title=f"Decisions by {person['reviewed_by__username']} per {scope.step}",
+        )
+        for person in data["reviewers"]["people"]
+    }
+    return {
+        "throughput": throughput,
+        "status": status,
+        "calibration": calibration,
+        "sparklines": sparklines,
+    }

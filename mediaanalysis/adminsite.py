@@ -1,4 +1,4 @@
-"""The admin site, with every registered ModelAdmin checking what it is sent (PRODUCT.md section 6).
+"""The admin site, with every registered ModelAdmin checking what it is sent (docs/design.md, Bad input and faults).
 
 Django's changelist turns a lookup it cannot build into "?e=1" (IncorrectLookupParameters), but
 a value that only the database refuses, when the rows are read (a NUL character, a value that is
@@ -51,6 +51,30 @@ class CheckedInputAdmin(admin.ModelAdmin):
         if isinstance(db_field, models.JSONField):
             kwargs.setdefault("form_class", CheckedJSONField)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the app writes (logs, audit, batches): admins look, never add or change them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under another row in the admin, never added, changed or deleted there."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class CheckedAdminSite(admin.AdminSite):

@@ -1,4 +1,4 @@
-"""The benchmark's webhook rows (PRODUCT.md section 7): one worker process delivering to a local
+"""The benchmark's webhook rows (docs/design.md, Performance targets): one worker process delivering to a local
 receiver, the delay from a decision's commit to its delivery, and what a decision pays for its
 event. Used by `manage.py bench`."""
 

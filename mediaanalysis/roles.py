@@ -25,6 +25,16 @@ ROLE_PERMISSIONS = {
         "reviews.view_reviewevent",
         "reviews.enqueue_hitlreview",
         "mediaanalysis.view_dashboard",
+        "mediaanalysis.retry_analysisjob",
+        # Quality (docs/quality.md): managers adjudicate disagreements, see what reviewers
+        # may not (blind decisions, gold items) and set the routing rules in the admin.
+        "reviews.adjudicate_hitlreview",
+        "reviews.view_blind_hitlreview",
+        "reviews.view_golditem",
+        "reviews.view_routingrule",
+        "reviews.add_routingrule",
+        "reviews.change_routingrule",
+        "reviews.delete_routingrule",
     ],
 }
 

@@ -45,6 +45,13 @@ def env_number(name: str, default, kind=int):
         raise ImproperlyConfigured(f"{name}={value!r} is not a {kind.__name__}") from None
 
 
+def env_fraction(name: str, default: float) -> float:
+    value = env_number(name, default, float)
+    if not 0 <= value <= 1:
+        raise ImproperlyConfigured(f"{name}={value!r} must be between 0 and 1")
+    return value
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -82,6 +89,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The player's signed media URLs, answered before the session (pipeline/signed_media.py).
+    "mediaanalysis.pipeline.signed_media.SignedMediaMiddleware",
     "mediaanalysis.middleware.DatabaseUnavailableMiddleware",
     # The API* ones: Django's own, passed by on a token-authenticated API call
     # (mediaanalysis/middleware.py).
@@ -242,6 +251,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# ISO dates and a 24-hour clock wherever Django formats a date itself (the admin's lists).
+FORMAT_MODULE_PATH = ["mediaanalysis.formats"]
 
 STATIC_URL = "static/"
 # Development serves static files from the finders; production from collectstatic's output.
@@ -258,11 +269,16 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
-# Media (PRODUCT.md section 3a). Local media, contact sheets included, is read from under
+# Media (docs/design.md, Media). Local media, contact sheets included, is read from under
 # MEDIA_ROOT only; `s3` and `r2` rows from the one bucket configured below (R2 is S3 with an
 # endpoint), through presigned URLs that live MEDIA_URL_EXPIRY seconds.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL_EXPIRY = env_number("MEDIA_URL_EXPIRY", 300)
+# The player's signed URLs of local media and peaks (pipeline/signed_media.py) live this long:
+# as long as boto3's presigned URLs by default, so that a review's player keeps seeking.
+MEDIA_SIGNED_URL_EXPIRY = env_number("MEDIA_SIGNED_URL_EXPIRY", 3600)
+# ...and find a file deleted within this many seconds (its row is kept that long per process).
+MEDIA_SIGNED_ROW_SECONDS = 5
 # Production: hand local bytes to nginx (an `internal` location aliased to MEDIA_ROOT, see the
 # README) after the app has authorized the request, e.g. "/protected-media/".
 MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")
@@ -327,7 +343,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
 
-# The review workflow (PRODUCT.md section 3).
+# The review workflow (docs/design.md, The review workflow).
 REVIEW_CLAIM_TTL = env_number("REVIEW_CLAIM_TTL", 900)
 REVIEW_CONFIDENCE_THRESHOLD = env_number("REVIEW_CONFIDENCE_THRESHOLD", 0.7, float)
 # Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username from
@@ -343,6 +359,24 @@ AXES_VERBOSE = False
 API_TOKEN_FAILURE_LIMIT = env_number("API_TOKEN_FAILURE_LIMIT", 20)
 API_TOKEN_COOLOFF = env_number("API_TOKEN_COOLOFF", 300)
 
+# A processing job with no update for this many seconds is shown as stalled.
+JOB_STALLED_AFTER = env_number("JOB_STALLED_AFTER", 900)
+# A pipeline user's session counts as active while not ended and seen within this many seconds.
+SESSION_ACTIVE_WITHIN = env_number("SESSION_ACTIVE_WITHIN", 1800)
+# How long a manager may undo a bulk "send to review".
+ENQUEUE_UNDO_SECONDS = env_number("ENQUEUE_UNDO_SECONDS", 600)
+# Quality (docs/quality.md). Routing rules in the admin override the first three per analysis
+# type and model: the share of confident results reviewed anyway (spot checks), and of decided
+# first reviews reviewed again, blind. Gold checks are mixed in at REVIEW_GOLD_RATE of the
+# reviews opened. Sampling is a hash of the row and SAMPLING_SEED: the same seed, the same picks.
+REVIEW_SPOT_CHECK_RATE = env_fraction("REVIEW_SPOT_CHECK_RATE", 0.0)
+REVIEW_SECOND_REVIEW_RATE = env_fraction("REVIEW_SECOND_REVIEW_RATE", 0.0)
+REVIEW_GOLD_RATE = env_fraction("REVIEW_GOLD_RATE", 0.05)
+SAMPLING_SEED = env_str("SAMPLING_SEED", "media-analysis")
+# Reviewer analytics: a gap longer than this between a reviewer's claim events is idle time.
+REVIEW_IDLE_SECONDS = env_number("REVIEW_IDLE_SECONDS", 120)
+# Agreement figures over fewer pairs than this are not shown.
+QUALITY_MIN_PAIRS = env_number("QUALITY_MIN_PAIRS", 10)
 # How stale the dashboard's figures may be.
 DASHBOARD_CACHE_SECONDS = env_number("DASHBOARD_CACHE_SECONDS", 60)
 

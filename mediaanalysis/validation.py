@@ -1,8 +1,8 @@
 """What the database can store and the pages can show, checked once at the edge.
 
 Every text and JSON value that reaches the database passes here first: the pages' forms and
-filters, the API's schemas and the admin's forms all call these functions (PRODUCT.md section
-6). A refusal is a ValueError (the API's schemas turn it into a 422 naming the field) or a Django
+filters, the API's schemas and the admin's forms all call these functions (docs/design.md, Bad
+input and faults). A refusal is a ValueError (the API's schemas turn it into a 422 naming the field) or a Django
 ValidationError (a form error under the field: CheckedJSONField, validate_session_id).
 
 The limits: no NUL character (PostgreSQL refuses it in text and in jsonb), valid Unicode (a lone

@@ -33,6 +33,7 @@ register_converter(SessionIdConverter, "session_id")
 urlpatterns = [
     path("jobs/", views.job_list, name="job-list"),
     path("jobs/export/", views.job_export, name="job-export"),
+    path("jobs/retry/", views.job_retry, name="job-retry"),
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<int:pk>/progress/", views.job_progress, name="job-progress"),
     path("results/", views.result_list, name="result-list"),

@@ -2,25 +2,36 @@
 
 import csv
 import mimetypes
+from datetime import timedelta
 from functools import partial
+from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Subquery
-from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.db.models import F, Subquery
+from django.http import Http404, QueryDict, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRefresh, HttpResponseStopPolling
+from django_htmx.http import (
+    HttpResponseClientRefresh,
+    HttpResponseStopPolling,
+)
 
 from mediaanalysis.db import use_replica
+from mediaanalysis.http import next_path, redirect_to
 from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.display import (
     contact_sheet_file,
     csv_value,
-    place_segments,
+    media_preview,
     pretty_json,
+    result_media,
 )
 from mediaanalysis.pipeline.filters import (
     FileFilter,
@@ -29,16 +40,29 @@ from mediaanalysis.pipeline.filters import (
     PageForm,
     SessionFilter,
 )
-from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
-from mediaanalysis.pipeline.pagination import count_rows, paginate
+from mediaanalysis.pipeline.models import (
+    AnalysisJob,
+    AnalysisResult,
+    MediaFile,
+    ProcessingStatus,
+    UserSession,
+)
+from mediaanalysis.pipeline.pagination import bounded_count, count_rows, paginate
 from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
-from mediaanalysis.pipeline.serving import content_type_for, media_response, safe_filename
-from mediaanalysis.pipeline.storage import locate
+from mediaanalysis.pipeline.serving import file_media_response, media_response, safe_filename
 from mediaanalysis.validation import text_problem
+from reviews import quality
 from reviews.filters import ReviewedResultFilter
-from reviews.models import HITLReview, ReviewStatus
+from reviews.models import EnqueueBatch, HITLReview, ReviewStatus
+
+from .forms import BulkJobsForm
 
 EXPORT_CHUNK = 2000
+
+
+def _without_empty(query) -> str:
+    """The query string with its empty parameters left out (a GET form sends every field)."""
+    return urlencode([(k, v) for k, values in query.lists() for v in values if v != ""])
 
 
 def _search(filterset):
@@ -62,8 +86,12 @@ def _search(filterset):
     return qs, counted, note, page_ids
 
 
-def _list_page(request, filterset_class, queryset, template, default_sort):
+def _list_page(request, filterset_class, queryset, template, default_sort, extra=None):
     """Validate the query string, filter, paginate, and render the page or just its table."""
+    if not request.htmx and "" in (v for _, values in request.GET.lists() for v in values):
+        # A form submitted without JavaScript: the same list at its clean, shareable address.
+        clean = _without_empty(request.GET)
+        return redirect(request.path + (f"?{clean}" if clean else ""))
     filterset = filterset_class(
         request.GET or None, queryset=queryset.order_by(*default_sort), request=request
     )
@@ -94,6 +122,8 @@ def _list_page(request, filterset_class, queryset, template, default_sort):
         "search": query,
         "search_note": search_note,
         "per_page_choices": [10, 25, 50, 100],
+        "unknown_parameters": filterset.unknown_parameters(),
+        **(extra(page, filterset) if callable(extra) else extra or {}),
     }
     if request.htmx and not request.htmx.history_restore_request:
         template += "#table"
@@ -105,12 +135,23 @@ def _list_page(request, filterset_class, queryset, template, default_sort):
 @use_replica
 @vary_on_headers("HX-Request")
 def job_list(request):
+    def retry_offer(page, filterset):
+        """Offer retries where there are failed jobs: on this page, or asked for by the filter."""
+        if not request.user.has_perm("mediaanalysis.retry_analysisjob") or not page.rows:
+            return {}
+        statuses = filterset.form.cleaned_data.get("status") if filterset.is_valid() else None
+        return {
+            "retry_offered": any(job.status == ProcessingStatus.FAILED for job in page.rows)
+            or ProcessingStatus.FAILED in (statuses or [])
+        }
+
     return _list_page(
         request,
         JobFilter,
         AnalysisJob.objects.for_list(),
         "pages/job_list.html",
         ["-created_at", "-id"],
+        extra=retry_offer,
     )
 
 
@@ -125,12 +166,16 @@ def result_list(request):
         review_status=Subquery(latest_review.values("status")[:1]),
         review_decision=Subquery(latest_review.values("approved")[:1]),
     )
+    undoable = None
+    if request.user.has_perm("reviews.enqueue_hitlreview"):
+        undoable = EnqueueBatch.objects.undoable_by(request.user).first()
     return _list_page(
         request,
         ReviewedResultFilter,
         results,
         "pages/result_list.html",
         ["-created_at", "-id"],
+        extra={"undoable": undoable},
     )
 
 
@@ -159,6 +204,7 @@ def session_list(request):
         UserSession.objects.for_list().with_counts(),
         "pages/session_list.html",
         ["-last_activity", "-id"],
+        extra={"active_within": timedelta(seconds=settings.SESSION_ACTIVE_WITHIN)},
     )
 
 
@@ -178,8 +224,87 @@ def job_detail(request, pk):
             "results": results,
             "parameters": pretty_json(job.parameters),
             "session": UserSession.objects.filter(session_id=job.session_id).first(),
+            **_stall_context(),
         },
     )
+
+
+def _stall_context() -> dict:
+    return {"stalled_after": timedelta(seconds=settings.JOB_STALLED_AFTER)}
+
+
+# Retrying failed jobs: the rules are the model's (AnalysisJob.objects.retryable()), the same as
+# the admin's action.
+RETRY_LIMIT = 10_000
+
+
+@require_POST
+@permission_required("mediaanalysis.retry_analysisjob", raise_exception=True)
+def job_retry(request):
+    """Retry failed jobs: the ticked ones (or the one of a job page), or every retryable job of
+    a jobs-list filter once its count has been confirmed."""
+    form = BulkJobsForm(request.POST)
+    back = next_path(request, reverse("job-list"))
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect_to(request, back)
+    if form.cleaned_data["scope"] == "filter":
+        jobs = JobFilter(
+            QueryDict(form.cleaned_data["query"]),
+            queryset=AnalysisJob.objects.order_by("-created_at", "-id"),
+            request=request,
+        )
+        if problems := jobs.problems():
+            messages.error(
+                request, "Fix the filter first; no job was retried. " + " ".join(problems)
+            )
+            return redirect_to(request, back)
+        retryable = jobs.qs.retryable()
+        if not form.cleaned_data["confirm"]:
+            return _confirm_retry(request, jobs, retryable, form, back)
+        selected = AnalysisJob.objects.filter(
+            pk__in=list(retryable.values_list("pk", flat=True)[:RETRY_LIMIT])
+        )
+    else:
+        selected = AnalysisJob.all_objects.filter(pk__in=form.cleaned_data["job_ids"])
+    outcome = selected.retry_each()
+    if outcome.retried:
+        messages.success(
+            request,
+            f"Sent {outcome.retried:,} failed job{pluralize(outcome.retried)} back to pending.",
+        )
+    if outcome.refused:
+        messages.warning(request, "Not retried: " + ", ".join(outcome.refused[:50]))
+    if not outcome.retried and not outcome.refused:
+        messages.info(request, "No job was retried: none of them is failed with retries left.")
+    return redirect_to(request, back)
+
+
+def _confirm_retry(request, jobs, retryable, form, back):
+    count, exact = bounded_count(retryable, cap=RETRY_LIMIT)
+    amount = (
+        f"{count:,} failed job{pluralize(count)}" if exact else f"more than {count:,} failed jobs"
+    )
+    notes = ["Only failed jobs with retries left are retried; each goes back to pending."]
+    if not exact:
+        notes.insert(
+            0, f"Only the first {count:,} (newest first) are retried; send again for the rest."
+        )
+    confirm = {
+        "title": "Retry failed jobs?",
+        "question": f"Retry {amount}?"
+        if count
+        else "No job of this filter is failed with retries left: there is nothing to retry.",
+        "filters": jobs.in_force(),
+        "notes": notes if count else [],
+        "count": count,
+        "submit": f"Retry {count:,} job{pluralize(count)}",
+        "action": reverse("job-retry"),
+        "fields": [("scope", "filter"), ("query", form.cleaned_data["query"]), ("next", back)],
+        "back": back,
+    }
+    template = "confirm_bulk.html#confirm" if request.htmx else "confirm_bulk.html"
+    return render(request, template, {"confirm": confirm})
 
 
 @require_GET
@@ -188,7 +313,14 @@ def job_progress(request, pk):
     """The live part of the job page, polled by htmx while the job runs; 286 stops the polling."""
     job = (
         AnalysisJob.objects.only(
-            "id", "status", "progress", "started_at", "completed_at", "error_message", "created_at"
+            "id",
+            "status",
+            "progress",
+            "started_at",
+            "completed_at",
+            "error_message",
+            "created_at",
+            "updated_at",
         )
         .filter(pk=pk)
         .first()
@@ -202,10 +334,13 @@ def job_progress(request, pk):
         response.status_code = 404
         response.content = render_to_string("404.html", request=request)
         return response
-    response = render(request, "pages/job_detail.html#progress", {"job": job})
-    if not job.is_running:
+    if not job.is_running and request.htmx:
+        # Finished while watched: the whole page changes (its results, retries, details), so
+        # reload it rather than the progress card alone; 286 stops the polling either way.
+        response = HttpResponseClientRefresh()
         response.status_code = HttpResponseStopPolling.status_code
-    return response
+        return response
+    return render(request, "pages/job_detail.html#progress", {"job": job, **_stall_context()})
 
 
 @require_GET
@@ -221,13 +356,13 @@ def result_detail(request, pk):
         request,
         "pages/result_detail.html",
         {
+            **result_media(result, reader=request.user),
             "result": result,
             "result_json": pretty_json(result.result_data),
-            "segments": place_segments(
-                result.segments, result.media_file.duration_seconds if result.media_file else None
-            ),
             "reviews": reviews,
             "has_open_review": any(r.status != ReviewStatus.COMPLETED for r in reviews),
+            # Blind review (docs/quality.md): reviewers see no one else's decisions of it.
+            "hide_decisions": quality.hides_decisions(request.user, result.pk),
         },
     )
 
@@ -237,16 +372,22 @@ def result_detail(request, pk):
 def file_detail(request, pk):
     media = get_object_or_404(MediaFile, pk=pk)
     jobs = media.jobs.for_summary().order_by("-created_at")[:100]
-    results = media.results.for_summary().order_by("-created_at")[:100]
+    # The contact sheet's frames are those that the latest result counting them extracted.
+    results = list(
+        media.results.for_summary()
+        .annotate(sheet_frames=F("frames_extracted"))
+        .order_by("-created_at")[:100]
+    )
+    frames = next((r.sheet_frames for r in results if r.sheet_frames), None)
     return render(
         request,
         "pages/file_detail.html",
         {
             "media": media,
+            "preview": media_preview(media, frames, reader=request.user),
             "jobs": jobs,
             "results": results,
             "session": UserSession.objects.filter(session_id=media.session_id).first(),
-            "contact_sheet": contact_sheet_file(media) is not None,
         },
     )
 
@@ -275,16 +416,7 @@ def contact_sheet(request, pk):
 def file_media(request, pk):
     """The file's media: local bytes with Range, or a redirect to a presigned URL."""
     media = get_object_or_404(MediaFile.objects.for_media(), pk=pk)
-    location = locate(media)
-    content_type, inline = content_type_for(media.mime_type, location.key)
-    return media_response(
-        request,
-        location,
-        content_type=content_type,
-        inline=inline,
-        filename=safe_filename(media.original_filename, f"media-{media.pk}"),
-        download=MediaForm(request.GET).wants_download(),
-    )
+    return file_media_response(request, media, download=MediaForm(request.GET).wants_download())
 
 
 @require_GET
@@ -326,6 +458,7 @@ def session_detail(request, session_id):
         {
             "session": session,
             "session_id": session_id,
+            "active_within": timedelta(seconds=settings.SESSION_ACTIVE_WITHIN),
             "files": files,
             "jobs": jobs,
             "results": results,
@@ -345,6 +478,19 @@ def _export(request, filterset_class, queryset, default_sort, columns, name):
     filterset = filterset_class(
         request.GET or None, queryset=queryset.order_by(*default_sort), request=request
     )
+    if problems := filterset.problems():
+        # django-filter would leave such a filter out and export far more than was asked for.
+        list_url = request.path.removesuffix("export/")
+        return render(
+            request,
+            "pages/export_refused.html",
+            {
+                "problems": problems,
+                "noun": name,
+                "back": list_url + (f"?{request.GET.urlencode()}" if request.GET else ""),
+            },
+            status=400,
+        )
     qs = filterset.qs
     # Pin the database now: the rows are read after the view returns, outside use_replica.
     qs = qs.using(qs.db)

@@ -2,13 +2,29 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
+from django.utils import formats, timezone
 
-from mediaanalysis.pipeline.admin import BOTH, AnalysisResultAdmin, SoftDeleteAdmin
+from mediaanalysis.adminsite import ReadOnlyAdmin, ReadOnlyInline
+from mediaanalysis.pipeline.admin import BOTH, AnalysisResultAdmin, SoftDeleteAdmin, one_line
 from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.roles import ADMINS, REVIEWERS
 
 from . import services
-from .models import HITLReview, ReviewDraft, ReviewEvent
+from .admin_quality import mark_as_gold
+from .models import HELD, EnqueueBatch, HITLReview, ReviewDraft, ReviewEvent
+
+
+def review_state(review, now=None) -> str:
+    """A review's state as the app sees it: an expired claim is no claim (is_claim_live)."""
+    if review.status in HELD:
+        holder = review.claimed_by.get_username() if review.claimed_by else "nobody"
+        if not review.is_claim_live(now):
+            return f"Claim expired (was {holder})"
+        until = formats.time_format(timezone.localtime(review.claim_expires_at))
+        return f"{review.get_status_display()} by {holder} until {until}"
+    if review.approved:
+        return f"Decided: {review.get_approved_display().lower()}"
+    return review.get_status_display()
 
 
 def reviewers():
@@ -38,77 +54,74 @@ def bound_action_form(model_admin, request):
     return form
 
 
-class ReviewEventInline(admin.TabularInline):
+class ReviewEventInline(ReadOnlyInline):
     model = ReviewEvent
     fields = ("at", "kind", "actor", "details")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Audit history"
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class ReviewDraftInline(admin.TabularInline):
+class ReviewDraftInline(ReadOnlyInline):
     model = ReviewDraft
     fields = ("user", "saved_at", "approved", "notes", "corrections")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Drafts (typed, not accepted)"
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class ReviewInline(admin.TabularInline):
+class ReviewInline(ReadOnlyInline):
     model = HITLReview
-    fields = ("status", "priority", "claimed_by", "approved", "reviewed_by", "reviewed_at")
+    fields = ("state", "priority", "reviewed_by", "reviewed_at")
     readonly_fields = fields
-    extra = 0
-    show_change_link = True
-    can_delete = False
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    @admin.display(description="status")
+    def state(self, obj):
+        return review_state(obj)
 
 
 @admin.register(HITLReview)
 class HITLReviewAdmin(SoftDeleteAdmin):
     list_display = (
         "id",
-        "analysis_result",
-        "status",
+        "result",
+        "state",
         "priority",
-        "claimed_by",
-        "claim_expires_at",
-        "approved",
         "reviewed_by",
         "reviewed_at",
+        "round",
+        "reason",
         "created_at",
         "is_deleted",
     )
     list_select_related = ("analysis_result", "claimed_by", "reviewed_by")
-    list_filter = ("status", "approved", "priority", "reviewed_at")
+    list_filter = ("status", "approved", "round", "reason", "priority", "reviewed_at")
     search_fields = ("=analysis_result__id", "=claimed_by__username", "=reviewed_by__username")
     search_help_text = "Exact result id, or the username of the claimant or the reviewer."
     raw_id_fields = ("analysis_result",)
-    # Claims change only through the workflow's actions, which keep the audit history.
+    # The workflow's fields change only through the workflow (the reviewer's page, and the
+    # actions here: force-release, reassign, reopen), which keeps the audit history; the
+    # priority stays editable and its change is recorded too (services.set_priority).
     readonly_fields = (
         *SoftDeleteAdmin.readonly_fields,
+        "state",
         "status",
         "claimed_by",
         "claimed_at",
         "claim_expires_at",
         "approved",
+        "reviewer_notes",
+        "corrections",
         "reviewed_at",
         "reviewed_by",
+        "round",
+        "reason",
+        "reason_details",
+        "previous_review",
+        "gold_item",
     )
     fields = (
         "analysis_result",
         "priority",
-        "status",
+        "state",  # the status as the app reads it: an expired claim is no claim
         "claimed_by",
         "claimed_at",
         "claim_expires_at",
@@ -117,6 +130,11 @@ class HITLReviewAdmin(SoftDeleteAdmin):
         "corrections",
         "reviewed_by",
         "reviewed_at",
+        "round",
+        "reason",
+        "reason_details",
+        "previous_review",
+        "gold_item",
         "created_at",
         "updated_at",
         "deleted_at",
@@ -125,14 +143,37 @@ class HITLReviewAdmin(SoftDeleteAdmin):
     action_form = ReviewActionForm
     actions = [*SoftDeleteAdmin.actions, "force_release", "reassign", "reopen"]
 
+    @admin.display(description="status", ordering="status")
+    def state(self, obj):
+        """As the app shows it: an expired claim is no longer a claim."""
+        text = review_state(obj)
+        return one_line(
+            text, "nowrap claim-expired" if text.startswith("Claim expired") else "nowrap"
+        )
+
+    @admin.display(description="result", ordering="analysis_result")
+    def result(self, obj):
+        return one_line(obj.analysis_result, "nowrap")
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return self.readonly_fields
         return (*self.readonly_fields, "analysis_result")
 
+    def get_fields(self, request, obj=None):
+        if obj is None:  # a new review: only what sends a result to review
+            return ("analysis_result", "priority")
+        return self.fields
+
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            # Only the priority is editable: a conditional update of that column alone, audited,
+            # never a save() that would write back a claim that changed meanwhile.
+            if "priority" in form.changed_data and services.set_priority(
+                obj.pk, request.user, obj.priority or 0
+            ):
+                self.message_user(request, f"Priority set to {obj.priority}.", messages.SUCCESS)
+            return None
         opened = services.enqueue([obj.analysis_result_id], obj.priority or 0, actor=request.user)
         if opened:
             obj.pk = HITLReview.objects.open().get(analysis_result_id=obj.analysis_result_id).pk
@@ -188,23 +229,32 @@ class HITLReviewAdmin(SoftDeleteAdmin):
             )
 
 
+class AuditAdmin(ReadOnlyAdmin):
+    """What the workflow recorded: not even an admin deletes it."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EnqueueBatch)
+class EnqueueBatchAdmin(AuditAdmin):
+    """Sends to review by people: who, how many, and whether they were undone."""
+
+    list_display = ("id", "actor", "opened", "priority", "created_at", "undone_at")
+    list_select_related = ("actor",)
+    list_filter = ("created_at",)
+    search_fields = ("=actor__username",)
+    show_full_result_count = False
+
+
 @admin.register(ReviewEvent)
-class ReviewEventAdmin(admin.ModelAdmin):
+class ReviewEventAdmin(AuditAdmin):
     list_display = ("at", "kind", "review", "actor", "details")
     list_select_related = ("actor", "review")
     list_filter = ("kind", "at")
     search_fields = ("=review__id", "=actor__username")
     raw_id_fields = ("review",)
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # The result admin gains the review inline and the "send to review" action here, so that
@@ -216,7 +266,7 @@ admin.site.unregister(AnalysisResult)
 class ReviewedResultAdmin(AnalysisResultAdmin):
     inlines = [*AnalysisResultAdmin.inlines, ReviewInline]
     action_form = EnqueueActionForm
-    actions = [*AnalysisResultAdmin.actions, "send_to_review"]
+    actions = [*AnalysisResultAdmin.actions, "send_to_review", mark_as_gold]
 
     @admin.action(
         description="Send to review",
@@ -228,7 +278,7 @@ class ReviewedResultAdmin(AnalysisResultAdmin):
         form = bound_action_form(self, request)
         priority = (form.cleaned_data.get("priority") if form.is_valid() else None) or 0
         ids = list(queryset.filter(deleted_at__isnull=True).values_list("pk", flat=True))
-        opened = services.enqueue(ids, priority, actor=request.user)
+        opened = services.send_to_review(ids, priority, actor=request.user).opened
         skipped = len(ids) - opened
         self.message_user(
             request,

@@ -11,7 +11,7 @@ from mediaanalysis.pipeline.api import ERRORS, BoundedPagination, get_alive, ret
 from mediaanalysis.pipeline.api_schemas import INT32, When
 from mediaanalysis.webhooks.models import Event, EventType
 
-from .models import Decision, HITLReview, ReviewStatus
+from .models import Decision, HITLReview, Reason, ReviewStatus, Round
 
 router = Router(tags=["reviews"])
 
@@ -23,15 +23,30 @@ class ReviewResponse(Schema):
     priority: int
     approved: Decision | None
     reviewer_notes: str | None
-    corrections: dict[str, Any] | list[Any] | None
+    corrections: dict[str, Any] | list[Any] | None = Field(
+        None,
+        description="Keys replace result_data's (null removes one); `segments` is the whole "
+        "corrected segments list, `regions` the whole corrected result_data.regions.",
+    )
     reviewed_at: datetime | None
     reviewed_by: str | None = Field(None, description="username")
+    round: Round = Field(
+        description="1: first review; 2: blind second review; 3: adjudication of a disagreement"
+    )
+    reason: str = Field(
+        description="why the review was opened (docs/quality.md): "
+        + ", ".join(value for value in Reason.values if value != Reason.GOLD)
+    )
     created_at: datetime
     updated_at: datetime
 
     @staticmethod
     def resolve_reviewed_by(review):
         return review.reviewed_by.get_username() if review.reviewed_by else None
+
+    @staticmethod
+    def resolve_reason(review):
+        return review.shown_reason
 
 
 class ReviewFilters(FilterSchema):
@@ -41,6 +56,7 @@ class ReviewFilters(FilterSchema):
         None, ge=1, le=INT32
     )
     decided_after: Annotated[When | None, FilterLookup("reviewed_at__gte")] = None
+    round: Round | None = None
 
 
 @router.get("/", response={200: list[ReviewResponse], **ERRORS})

@@ -7,28 +7,18 @@ from mediaanalysis.webhooks.services import emit, emit_many
 from .models import HITLReview
 
 
-def decision_subject(review_id) -> dict:
-    """What a decision's event says of the result: read before the decision's transaction, so
-    the decision itself pays only the event's INSERT. The version is the result's updated_at
-    as the reviewer decided on it."""
-    row = (
-        HITLReview.all_objects.filter(pk=review_id)
-        .values("analysis_result_id", "analysis_result__job_id", "analysis_result__updated_at")
-        .first()
-    ) or {}
-    return {
-        "result_id": row.get("analysis_result_id"),
-        "job_id": row.get("analysis_result__job_id"),
-        "result_version": row.get("analysis_result__updated_at"),
-    }
-
-
-def review_decided(review_id, subject: dict, user, approved, notes, corrections, now) -> None:
+def review_decided(
+    review_id, subject: dict, user, approved, notes, corrections, now, round_=1
+) -> None:
+    """`subject` says what the decision is about: read before the decision's transaction
+    (quality.decision_context), so the decision itself pays only the event's INSERT. The
+    version is the result's updated_at as the reviewer decided on it."""
     emit(
         EventType.REVIEW_DECIDED,
         {
             "review_id": review_id,
             **subject,
+            "round": round_,
             "decision": approved,
             "notes": notes,
             "corrections": corrections,
@@ -38,20 +28,33 @@ def review_decided(review_id, subject: dict, user, approved, notes, corrections,
     )
 
 
-def reviews_enqueued(review_ids: list[int], priority: int, actor, now) -> None:
+def reviews_enqueued(
+    review_ids: list[int], priority: int, actor, now, round_: int = 1, reason: str = ""
+) -> None:
     if not review_ids:
         return
     rows = HITLReview.all_objects.filter(pk__in=review_ids).values_list("pk", "analysis_result_id")
     emit_many(
         EventType.REVIEW_ENQUEUED,
-        [
-            {
-                "review_id": pk,
-                "result_id": result_id,
-                "priority": priority,
-                "enqueued_by": actor.get_username() if actor else None,
-                "enqueued_at": now,
-            }
-            for pk, result_id in rows
-        ],
+        [_enqueued(pk, result_id, priority, actor, now, round_, reason) for pk, result_id in rows],
     )
+
+
+def review_enqueued(review_id, result_id, priority, now, round_, reason) -> None:
+    """One review the system opened (a second review, an adjudication): one INSERT, no read."""
+    emit(
+        EventType.REVIEW_ENQUEUED,
+        _enqueued(review_id, result_id, priority, None, now, round_, reason),
+    )
+
+
+def _enqueued(review_id, result_id, priority, actor, now, round_, reason) -> dict:
+    return {
+        "review_id": review_id,
+        "result_id": result_id,
+        "priority": priority,
+        "round": round_,
+        "reason": reason,
+        "enqueued_by": actor.get_username() if actor else None,
+        "enqueued_at": now,
+    }

@@ -1,15 +1,21 @@
 """Filters of the review layer: the queue's lane, and the results list with its review state."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from mediaanalysis.pipeline.filters import ResultFilter, SearchFilter, text_filter
+from mediaanalysis.pipeline.filters import (
+    DateOrDateTimeField,
+    ResultFilter,
+    SearchFilter,
+    range_bound,
+    text_filter,
+)
 from mediaanalysis.pipeline.models import AnalysisResult
 
-from .models import Decision, HITLReview, ReviewStatus
+from .models import Decision, HITLReview, ReviewStatus, Round
 
 
 class ReviewState:
@@ -34,15 +40,103 @@ class ReviewState:
     }
 
 
+class DateBoundFilter(django_filters.Filter):
+    """A date or datetime bound that the FilterSet's method applies."""
+
+    field_class = DateOrDateTimeField
+
+
+class Quality:
+    """What the dashboard's quality figures link to (docs/quality.md)."""
+
+    CHOICES = [
+        ("second_reviewed", "second-reviewed"),
+        ("agreed", "second review agreed"),
+        ("disagreed", "second review disagreed"),
+        ("adjudicated", "adjudicated"),
+        ("overturned", "overturned at adjudication"),
+        ("low_confidence", "sent for low confidence"),
+        ("spot_check", "spot-checked"),
+        ("gold", "gold items"),
+        ("gold_checked", "gold checks decided"),
+        ("gold_missed", "gold checks missed"),
+    ]
+    PAIRS = [
+        (f"{a}:{b}", f"{la} → {lb}") for a, la in Decision.choices for b, lb in Decision.choices
+    ]
+    FIELDS = ("quality", "pair", "reviewer", "quality_since")
+
+
 class ReviewedResultFilter(ResultFilter):
-    """The results list's filters, with the state of each result's latest review."""
+    """The results list's filters, with the state of each result's latest review; managers also
+    get the quality filters the dashboard's figures link to."""
 
     review_state = django_filters.ChoiceFilter(
         choices=ReviewState.CHOICES, empty_label="any", method="filter_review_state", label="Review"
     )
+    # When a review was decided (the dashboard's window); with a review state, the latest
+    # decision's time.
+    reviewed_after = DateBoundFilter(method="filter_reviewed", label="Reviewed from")
+    reviewed_before = DateBoundFilter(method="filter_reviewed", label="Reviewed to")
+    quality = django_filters.ChoiceFilter(
+        choices=Quality.CHOICES, empty_label="any", method="filter_nothing", label="Quality"
+    )
+    pair = django_filters.ChoiceFilter(
+        choices=Quality.PAIRS,
+        empty_label="any",
+        method="filter_nothing",
+        label="First → second decision",
+    )
+    reviewer = django_filters.CharFilter(
+        method="filter_nothing", label="Reviewer", max_length=150, strip=True
+    )
+    quality_since = DateBoundFilter(method="filter_nothing", label="Quality since")
 
     class Meta(ResultFilter.Meta):
         pass
+
+    def _reviewed_window(self) -> Q:
+        data = self.form.cleaned_data
+        window = Q()
+        if (after := range_bound(data.get("reviewed_after"), before=False)) is not None:
+            window &= Q(reviewed_at__gte=after)
+        if (before := range_bound(data.get("reviewed_before"), before=True)) is not None:
+            window &= Q(reviewed_at__lt=before)
+        return window
+
+    def filter_reviewed(self, qs, name, value):
+        """Results with a decision in the window; both bounds apply to the same review."""
+        if name == "reviewed_before" and self.form.cleaned_data.get("reviewed_after"):
+            return qs  # applied with reviewed_after
+        if self.form.cleaned_data.get("review_state") in ReviewState.DECISION:
+            return qs  # the window applies to the review state's decision
+        decided = HITLReview.objects.of_outer_result().filter(status=ReviewStatus.COMPLETED)
+        return qs.filter(Exists(decided.filter(self._reviewed_window())))
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        # Who decided what, gold items and second reviews are for managers' eyes only: a
+        # reviewer never gets these filters (docs/quality.md).
+        user = getattr(request, "user", None)
+        if user is None or not user.has_perm("reviews.view_blind_hitlreview"):
+            for name in Quality.FIELDS:
+                self.filters.pop(name)
+
+    def filter_nothing(self, qs, name, value):
+        return qs  # the quality fields act together, in filter_queryset
+
+    def filter_queryset(self, queryset):
+        qs = super().filter_queryset(queryset)
+        data = {name: self.form.cleaned_data.get(name) for name in Quality.FIELDS}
+        if "quality" not in self.filters or not any(data.values()):
+            return qs
+        reviews = quality_reviews(
+            data["quality"] or ("second_reviewed" if data["pair"] else ""),
+            data["pair"] or "",
+            data["reviewer"] or "",
+            data["quality_since"],
+        )
+        return qs.filter(pk__in=reviews.values("analysis_result_id"))
 
     def filter_review_state(self, qs, name, value):
         reviews = HITLReview.objects.of_outer_result()
@@ -58,7 +152,9 @@ class ReviewedResultFilter(ResultFilter):
             analysis_result=OuterRef("analysis_result"),
         )
         decided = reviews.filter(
-            status=ReviewStatus.COMPLETED, approved=ReviewState.DECISION[value]
+            self._reviewed_window(),
+            status=ReviewStatus.COMPLETED,
+            approved=ReviewState.DECISION[value],
         )
         return qs.filter(Exists(decided.filter(~Exists(newer))))
 
@@ -87,3 +183,66 @@ class QueueFilter(django_filters.FilterSet):
 
     def filter_older_than(self, qs, name, value):
         return qs.filter(created_at__lte=timezone.now() - timedelta(hours=float(value)))
+
+
+def quality_reviews(kind: str, pair: str = "", reviewer: str = "", since=None):
+    """The reviews behind a quality figure (docs/quality.md): their results are what it counts.
+
+    `since` bounds when the figure's review was decided (opened, for the reasons); `reviewer`
+    is a reviewer whose decision the figure is about.
+    """
+    if since is not None and not isinstance(since, datetime):
+        try:
+            since = timezone.make_aware(datetime.combine(since, time.min))
+        except (OverflowError, ValueError):
+            since = None  # the very edge of the calendar bounds nothing
+    decided = HITLReview.objects.filter(status=ReviewStatus.COMPLETED)
+    if since is not None:
+        decided = decided.filter(reviewed_at__gte=since)
+    by = Q(reviewed_by__username=reviewer)
+    first_by = Q(previous_review__reviewed_by__username=reviewer)
+    if kind in ("low_confidence", "spot_check"):
+        opened = HITLReview.objects.filter(round=Round.FIRST, reason=kind)
+        if since is not None:
+            opened = opened.filter(created_at__gte=since)
+        return opened.filter(by) if reviewer else opened
+    if kind == "gold":
+        return HITLReview.objects.filter(analysis_result__gold_item__isnull=False)
+    if kind in ("gold_checked", "gold_missed"):
+        checks = decided.filter(gold_item__isnull=False)
+        if kind == "gold_missed":
+            checks = checks.exclude(approved=F("gold_item__expected_decision"))
+        return checks.filter(by) if reviewer else checks
+    if kind in ("adjudicated", "overturned"):
+        adjudications = decided.filter(round=Round.ADJUDICATION, previous_review__isnull=False)
+        first = "previous_review__previous_review__"
+        if kind == "overturned" and reviewer:
+            return adjudications.filter(
+                (
+                    Q(**{f"{first}reviewed_by__username": reviewer})
+                    & ~Q(approved=F(f"{first}approved"))
+                )
+                | (
+                    Q(previous_review__reviewed_by__username=reviewer)
+                    & ~Q(approved=F("previous_review__approved"))
+                )
+            )
+        if reviewer:
+            adjudications = adjudications.filter(
+                Q(**{f"{first}reviewed_by__username": reviewer})
+                | Q(previous_review__reviewed_by__username=reviewer)
+            )
+        return adjudications
+    if not kind:  # the reviewer's decisions, of any round
+        return decided.filter(by)
+    seconds = decided.filter(
+        round=Round.SECOND, gold_item__isnull=True, previous_review__isnull=False
+    )
+    if kind == "agreed":
+        seconds = seconds.filter(approved=F("previous_review__approved"))
+    elif kind == "disagreed":
+        seconds = seconds.exclude(approved=F("previous_review__approved"))
+    if pair:
+        first, second = pair.split(":")
+        seconds = seconds.filter(previous_review__approved=first, approved=second)
+    return seconds.filter(by | first_by) if reviewer else seconds

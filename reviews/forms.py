@@ -4,17 +4,23 @@ from mediaanalysis.validation import check_json, loads_json
 
 from .models import Decision
 
+NOTES_MAX = 20_000
+CORRECTIONS_MAX = 200_000
+
 
 class DecisionForm(forms.Form):
     approved = forms.ChoiceField(
         choices=Decision.choices, widget=forms.RadioSelect, label="Decision"
     )
     reviewer_notes = forms.CharField(
-        required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 5}), label="Notes"
+        required=False,
+        max_length=NOTES_MAX,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        label="Notes",
     )
     corrections = forms.CharField(
         required=False,
-        max_length=200_000,
+        max_length=CORRECTIONS_MAX,
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}),
         label="Corrections (JSON object)",
         help_text='Only the keys that change, e.g. {"language": "de"}. null removes a key.',
@@ -22,6 +28,15 @@ class DecisionForm(forms.Form):
 
     def clean_corrections(self):
         return parse_corrections(self.cleaned_data["corrections"])
+
+
+def typed_so_far(data) -> tuple[str, str]:
+    """The notes and corrections text a reviewer has typed so far (the heartbeat's draft, the
+    live diff): never refused (a draft keeps anything), cut to what a decision takes."""
+    return (
+        data.get("reviewer_notes", "")[:NOTES_MAX],
+        data.get("corrections", "")[:CORRECTIONS_MAX],
+    )
 
 
 def parse_corrections(text: str):
@@ -49,6 +64,8 @@ class EnqueueForm(forms.Form):
     )
     priority = forms.IntegerField(min_value=-1000, max_value=1000, required=False)
     query = forms.CharField(required=False, max_length=4000)
+    # A whole filter is sent only once its count has been shown and confirmed.
+    confirm = forms.BooleanField(required=False)
 
     def clean(self):
         cleaned = super().clean()

@@ -1,11 +1,12 @@
-"""Human-in-the-loop review of analysis results (seed section 3.3, PRODUCT.md section 3)."""
+"""Human-in-the-loop review of analysis results (docs/design.md, The review workflow)."""
 
 import math
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, OuterRef, Q
+from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +26,27 @@ class Decision(models.TextChoices):
     YES = "yes", "Approved"
     NO = "no", "Rejected"
     NEEDS_CHANGES = "needs_changes", "Needs changes"
+
+
+class Round(models.IntegerChoices):
+    """Which look at a result a review is (docs/quality.md)."""
+
+    FIRST = 1, "First review"
+    SECOND = 2, "Second review (blind)"
+    ADJUDICATION = 3, "Adjudication"
+
+
+class Reason(models.TextChoices):
+    """Why a review was opened; `reason_details` holds the figures behind it (docs/quality.md)."""
+
+    UNRECORDED = "unrecorded", "Not recorded (opened before reasons were kept)"
+    LOW_CONFIDENCE = "low_confidence", "Low confidence"
+    SPOT_CHECK = "spot_check", "Spot check"
+    CHANGED = "changed", "Changed after “needs changes”"
+    MANUAL = "manual", "Sent by a person"
+    SECOND_REVIEW = "second_review", "Second review"
+    ADJUDICATION = "adjudication", "Adjudication of a disagreement"
+    GOLD = "gold", "Gold check"
 
 
 HELD = [ReviewStatus.CLAIMED, ReviewStatus.REVIEWING]
@@ -62,6 +84,18 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
             )
             .order_by("-priority", "created_at", "id")
         )
+
+    def for_reviewer(self, user):
+        """Without the blind reviews `user` may not take: a second review, an adjudication or a
+        gold check of a result they have already decided. So the first reviewer never second-
+        reviews their own decision, and neither of the two adjudicates it."""
+        decided_by_user = HITLReview.all_objects.filter(
+            analysis_result=OuterRef("analysis_result"),
+            reviewed_by=user,
+            status=ReviewStatus.COMPLETED,
+        )
+        # Round 1 rows never reach the subquery: the head of the queue stays one index read.
+        return self.exclude(Q(round__gt=Round.FIRST) & Exists(decided_by_user))
 
     def live_claims(self, now):
         return self.alive().filter(status__in=HELD, claim_expires_at__gt=now)
@@ -185,6 +219,30 @@ class HITLReview(SoftDeleteModel):
         db_column="reviewed_by",
         db_index=False,  # idx_hitl_reviewer_recent leads with it
     )
+    # Quality (docs/quality.md): which look at the result this is, why it was opened, the
+    # review it follows up (a second review's first, an adjudication's second), and for a gold
+    # check the known answer it is scored against.
+    round = models.PositiveSmallIntegerField(choices=Round, default=Round.FIRST, db_default=1)
+    reason = models.CharField(
+        max_length=20, choices=Reason, default=Reason.UNRECORDED, db_default=Reason.UNRECORDED
+    )
+    reason_details = models.JSONField(null=True, blank=True)
+    previous_review = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="follow_ups",
+        db_index=False,  # idx_hitl_previous_review, over the few rows that have one
+    )
+    gold_item = models.ForeignKey(
+        "GoldItem",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reviews",
+        db_index=False,  # idx_hitl_gold_item, over the few rows that have one
+    )
 
     objects = AliveManager.from_queryset(HITLReviewQuerySet)()
     all_objects = HITLReviewQuerySet.as_manager()
@@ -195,6 +253,11 @@ class HITLReview(SoftDeleteModel):
         permissions = [
             ("claim_hitlreview", "Can claim and decide reviews"),
             ("enqueue_hitlreview", "Can send results to review"),
+            ("adjudicate_hitlreview", "Can decide adjudications of disagreements"),
+            (
+                "view_blind_hitlreview",
+                "Can see every decision, also of results under blind review, and gold items",
+            ),
         ]
         indexes = [
             models.Index(fields=["status"], name="idx_hitl_status"),
@@ -216,13 +279,33 @@ class HITLReview(SoftDeleteModel):
             # A reviewer's recent decisions on the queue page (docs/performance.md); it also
             # serves the foreign key.
             models.Index(fields=["reviewed_by", "-reviewed_at"], name="idx_hitl_reviewer_recent"),
+            models.Index(
+                fields=["previous_review"],
+                name="idx_hitl_previous_review",
+                condition=Q(previous_review__isnull=False),
+            ),
+            models.Index(
+                fields=["gold_item"],
+                name="idx_hitl_gold_item",
+                condition=Q(gold_item__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["analysis_result"],
+                fields=["analysis_result", "round"],
                 condition=Q(status__in=OPEN, deleted_at__isnull=True),
-                name="one_open_review_per_result",
-                violation_error_message="This result already has an open review.",
+                name="one_open_review_per_result_and_round",
+                violation_error_message="This result already has an open review in this round.",
+            ),
+            # A range, not IN (1, 2, 3): SQLite's introspection splits a table's SQL on ", ".
+            models.CheckConstraint(
+                condition=Q(round__gte=Round.FIRST, round__lte=Round.ADJUDICATION),
+                name="hitl_round_valid",
+            ),
+            # A gold check looks like a second review to the reviewer (docs/quality.md).
+            models.CheckConstraint(
+                condition=Q(gold_item__isnull=True) | Q(round=Round.SECOND),
+                name="hitl_gold_is_round_2",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=ReviewStatus.values), name="hitl_status_valid"
@@ -244,6 +327,40 @@ class HITLReview(SoftDeleteModel):
 
     def get_absolute_url(self):
         return reverse("review-detail", args=[self.pk])
+
+    @property
+    def shown_reason(self) -> str:
+        """The reason as reviewers see it: a gold check is shown as the second review it looks
+        like, so that nothing tells a reviewer it is scored (docs/quality.md)."""
+        return Reason.SECOND_REVIEW if self.reason == Reason.GOLD else self.reason
+
+    def why(self) -> str:
+        """Why this item is in the queue, in a sentence a reviewer may read (gold is never
+        named: see shown_reason)."""
+        details = self.reason_details or {}
+        match self.shown_reason:
+            case Reason.LOW_CONFIDENCE:
+                return (
+                    f"Low confidence: the model's {details.get('confidence', 0):.2f} is below"
+                    f" the threshold of {details.get('threshold', 0):.2f} for this type and model."
+                )
+            case Reason.SPOT_CHECK:
+                return (
+                    "Spot check: a sample of confident results is reviewed too, so that the"
+                    " model's calibration keeps being measured."
+                )
+            case Reason.CHANGED:
+                return "The result changed after a “needs changes” decision: check it again."
+            case Reason.MANUAL:
+                return f"Sent to review by {details.get('by') or 'a manager'}."
+            case Reason.SECOND_REVIEW:
+                return (
+                    "Second review: decide on your own. A sample of decided results is reviewed"
+                    " again, blind, to measure agreement."
+                )
+            case Reason.ADJUDICATION:
+                return "Adjudication: two reviewers disagreed. Both decisions are shown below."
+        return ""
 
     def is_claim_live(self, now=None) -> bool:
         now = now or timezone.now()
@@ -278,6 +395,8 @@ class ReviewEvent(models.Model):
         FORCE_RELEASED = "force_released", "Force-released by an admin"
         REASSIGNED = "reassigned"
         REOPENED = "reopened"
+        WITHDRAWN = "withdrawn", "Withdrawn (the send to review was undone)"
+        PRIORITY_CHANGED = "priority_changed", "Priority changed"
 
     review = models.ForeignKey(HITLReview, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind)
@@ -286,6 +405,10 @@ class ReviewEvent(models.Model):
     )
     at = models.DateTimeField(default=timezone.now)
     details = models.JSONField(default=dict, blank=True, decoder=StoredJSONDecoder)
+    # The bulk send that opened the review (ENQUEUED events of a person's send), for its undo.
+    batch = models.ForeignKey(
+        "EnqueueBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
 
     class Meta:
         db_table = "hitl_review_events"
@@ -296,6 +419,40 @@ class ReviewEvent(models.Model):
         return (
             f"{self.get_kind_display()} by {self.actor or 'system'} at {self.at:%Y-%m-%d %H:%M:%S}"
         )
+
+
+class EnqueueBatchQuerySet(models.QuerySet):
+    def undoable_by(self, user, now=None):
+        """The user's sends to review that may still be undone, newest first."""
+        now = now or timezone.now()
+        return self.filter(
+            actor=user,
+            undone_at__isnull=True,
+            opened__gt=0,
+            created_at__gt=now - timedelta(seconds=settings.ENQUEUE_UNDO_SECONDS),
+        ).order_by("-created_at", "-id")
+
+
+class EnqueueBatch(models.Model):
+    """One person's send to review of many results at once, so that it can be undone."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    priority = models.IntegerField()
+    opened = models.IntegerField(default=0, help_text="reviews this send opened")
+    created_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EnqueueBatchQuerySet.as_manager()
+
+    class Meta:
+        db_table = "hitl_enqueue_batches"
+        indexes = [models.Index(fields=["actor", "-created_at"], name="idx_enqueue_batch_actor")]
+
+    def __str__(self):
+        return f"Send to review #{self.pk}: {self.opened} by {self.actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    def undo_until(self):
+        return self.created_at + timedelta(seconds=settings.ENQUEUE_UNDO_SECONDS)
 
 
 class ReviewDraft(models.Model):
@@ -316,3 +473,117 @@ class ReviewDraft(models.Model):
 
     def __str__(self):
         return f"Draft by {self.user} on review #{self.review_id}"
+
+
+class RoutingRuleQuerySet(models.QuerySet):
+    def matching(self, analysis_type, model_used):
+        """The rules that apply to results of this type and model, the most specific first:
+        type and model, then the type's, then the model's, then the catch-all. The arguments
+        may be OuterRef()s, for a subquery per row."""
+        specific = Case(
+            When(~Q(analysis_type="") & ~Q(model_used=""), then=Value(3)),
+            When(~Q(analysis_type=""), then=Value(2)),
+            When(~Q(model_used=""), then=Value(1)),
+            default=Value(0),
+        )
+        return (
+            self.filter(Q(analysis_type=analysis_type) | Q(analysis_type=""))
+            .filter(Q(model_used=model_used) | Q(model_used=""))
+            .annotate(specific=specific)
+            .order_by("-specific")
+        )
+
+
+class RoutingRule(models.Model):
+    """Review by exception, per analysis type and model (docs/quality.md).
+
+    Results below the confidence threshold go to review; of those at or above it, a sampled
+    share goes anyway (spot checks), so that the model's calibration keeps being measured. Of
+    decided first reviews, a sampled share gets a blind second review. Where no rule applies,
+    the settings REVIEW_CONFIDENCE_THRESHOLD, REVIEW_SPOT_CHECK_RATE and
+    REVIEW_SECOND_REVIEW_RATE do.
+    """
+
+    analysis_type = models.CharField(
+        max_length=50, blank=True, default="", help_text="blank: every analysis type"
+    )
+    model_used = models.CharField(
+        max_length=100, blank=True, default="", help_text="blank: every model"
+    )
+    confidence_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="results below it go to review; blank: REVIEW_CONFIDENCE_THRESHOLD",
+    )
+    spot_check_rate = models.FloatField(
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="share (0 to 1) of results at or above the threshold sent anyway",
+    )
+    second_review_rate = models.FloatField(
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="share (0 to 1) of decided first reviews that get a blind second review",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RoutingRuleQuerySet.as_manager()
+
+    class Meta:
+        db_table = "hitl_routing_rules"
+        ordering = ["analysis_type", "model_used"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["analysis_type", "model_used"],
+                name="one_routing_rule_per_type_and_model",
+                violation_error_message="There is already a rule for this type and model.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(confidence_threshold__isnull=True)
+                    | Q(confidence_threshold__gte=0, confidence_threshold__lte=1)
+                )
+                & Q(spot_check_rate__gte=0, spot_check_rate__lte=1)
+                & Q(second_review_rate__gte=0, second_review_rate__lte=1),
+                name="routing_rule_rates_0_1",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.analysis_type or 'every type'} · {self.model_used or 'every model'}"
+
+
+class GoldItem(models.Model):
+    """A reviewed result whose right decision is known. Gold checks of it are mixed into the
+    reviewers' work (REVIEW_GOLD_RATE), look like any second review, and score each reviewer's
+    accuracy on the dashboard (managers only)."""
+
+    analysis_result = models.OneToOneField(
+        AnalysisResult, on_delete=models.CASCADE, related_name="gold_item"
+    )
+    expected_decision = models.CharField(max_length=13, choices=Decision)
+    notes = models.TextField(blank=True, default="", help_text="why this is the right decision")
+    active = models.BooleanField(default=True, help_text="still mixed into the reviewers' work")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_mixed_at = models.DateTimeField(
+        null=True, blank=True, help_text="when a gold check of it last went to the queue"
+    )
+
+    class Meta:
+        db_table = "hitl_gold_items"
+        indexes = [
+            models.Index(fields=["last_mixed_at"], name="idx_gold_next", condition=Q(active=True))
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expected_decision__in=Decision.values), name="gold_decision_valid"
+            )
+        ]
+
+    def __str__(self):
+        return f"Gold: result #{self.analysis_result_id} is {self.get_expected_decision_display()}"

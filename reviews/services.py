@@ -1,4 +1,4 @@
-"""The claim workflow (PRODUCT.md section 3). Each function is one transaction with one `now`.
+"""The claim workflow (docs/design.md, The review workflow). Each function is one transaction with one `now`.
 
 Races are settled by the database: every state change is a conditional UPDATE whose WHERE
 clause restates who may make it, and its row count says whether they did. Claim next also
@@ -11,20 +11,24 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.validation import sanitize_text
 
-from . import events
+from . import events, quality
 from .models import (
     HELD,
     Decision,
+    EnqueueBatch,
+    GoldItem,
     HITLReview,
+    Reason,
     ReviewDraft,
     ReviewEvent,
     ReviewStatus,
+    Round,
     claim_expiry,
 )
 
@@ -41,10 +45,27 @@ def _record(review_id, kind, actor=None, now=None, **details):
     )
 
 
-def enqueue(result_ids, priority: int = 0, actor=None) -> int:
-    """Open a pending review for each result that has no open review; return how many opened."""
-    now = timezone.now()
+def enqueue(
+    result_ids,
+    priority: int = 0,
+    actor=None,
+    batch: EnqueueBatch | None = None,
+    *,
+    reason: str | None = None,
+    details: dict | None = None,
+) -> int:
+    """Open a pending first review for each result that has no open review (of any round);
+    return how many opened.
+
+    `reason` says why (Reason; a person's send by default) and `details` the figures behind it
+    (docs/quality.md). Gold checks are mixed in at REVIEW_GOLD_RATE of the reviews opened.
+    With a `batch` (a person's bulk send), the reviews' ENQUEUED events name it, for its undo.
+    """
+    now = batch.created_at if batch else timezone.now()
     result_ids = list(dict.fromkeys(result_ids))[:ENQUEUE_LIMIT]
+    if reason is None:
+        reason = Reason.MANUAL
+        details = {"by": actor.get_username(), "by_id": actor.pk} if actor else {}
     with transaction.atomic():
         already_open = set(
             HITLReview.objects.open()
@@ -52,11 +73,16 @@ def enqueue(result_ids, priority: int = 0, actor=None) -> int:
             .values_list("analysis_result_id", flat=True)
         )
         wanted = [rid for rid in result_ids if rid not in already_open]
-        # A concurrent enqueue of the same result loses to one_open_review_per_result.
+        # A concurrent enqueue of the same result loses to one_open_review_per_result_and_round.
         HITLReview.objects.bulk_create(
             [
                 HITLReview(
-                    analysis_result_id=rid, priority=priority, created_at=now, updated_at=now
+                    analysis_result_id=rid,
+                    priority=priority,
+                    reason=reason,
+                    reason_details=details or {},
+                    created_at=now,
+                    updated_at=now,
                 )
                 for rid in wanted
             ],
@@ -65,7 +91,10 @@ def enqueue(result_ids, priority: int = 0, actor=None) -> int:
         )
         opened = list(
             HITLReview.objects.filter(
-                analysis_result_id__in=wanted, status=ReviewStatus.PENDING, created_at=now
+                analysis_result_id__in=wanted,
+                status=ReviewStatus.PENDING,
+                round=Round.FIRST,
+                created_at=now,
             ).values_list("pk", flat=True)
         )
         ReviewEvent.objects.bulk_create(
@@ -75,32 +104,190 @@ def enqueue(result_ids, priority: int = 0, actor=None) -> int:
                     kind=ReviewEvent.Kind.ENQUEUED,
                     actor=actor,
                     at=now,
-                    details={"priority": priority},
+                    details={"priority": priority, "round": Round.FIRST, "reason": reason},
+                    batch=batch,
                 )
                 for pk in opened
             ],
             batch_size=1000,
         )
-        events.reviews_enqueued(opened, priority, actor, now)
+        events.reviews_enqueued(opened, priority, actor, now, Round.FIRST, reason)
+        _mix_in_gold(opened, now)
     return len(opened)
 
 
+def send_to_review(result_ids, priority: int, actor) -> EnqueueBatch:
+    """A person's send of results to review, kept as a batch they may undo for a few minutes
+    (ENQUEUE_UNDO_SECONDS). The batch's `opened` says how many reviews it opened."""
+    with transaction.atomic():
+        batch = EnqueueBatch.objects.create(
+            actor=actor, priority=priority, created_at=timezone.now()
+        )
+        batch.opened = enqueue(result_ids, priority, actor=actor, batch=batch)
+        batch.save(update_fields=["opened"])
+    return batch
+
+
+class UndoRefused(Exception):
+    """The send cannot be undone (not the sender's, too late, already undone); says why."""
+
+
+@dataclass
+class UndoOutcome:
+    withdrawn: int
+    kept: int  # claimed, decided or deleted since: left as they are
+
+
+def undo_enqueue(batch_id, user) -> UndoOutcome:
+    """Withdraw the reviews a send opened that are still pending; keep the ones a reviewer
+    has claimed or decided since. Each withdrawn review is soft-deleted, with a WITHDRAWN event.
+
+    The pending ones are locked first: a reviewer claiming one of them at the same moment
+    either wins (and it is kept) or finds it gone, never both.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        batch = EnqueueBatch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None or batch.actor_id != user.pk:
+            raise UndoRefused("Only the person who sent these results to review can undo it.")
+        if batch.undone_at is not None:
+            raise UndoRefused(
+                f"This send to review was already undone at {timezone.localtime(batch.undone_at):%H:%M}."
+            )
+        if now > batch.undo_until():
+            raise UndoRefused(
+                f"Too late to undo: a send to review can be undone for "
+                f"{settings.ENQUEUE_UNDO_SECONDS // 60} minutes, and this one was sent at "
+                f"{timezone.localtime(batch.created_at):%H:%M}."
+            )
+        opened = HITLReview.all_objects.filter(
+            events__batch=batch, events__kind=ReviewEvent.Kind.ENQUEUED
+        )
+        pending = list(
+            opened.alive()
+            .filter(status=ReviewStatus.PENDING)
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+        )
+        HITLReview.objects.filter(pk__in=pending).soft_delete(now)
+        ReviewEvent.objects.bulk_create(
+            [
+                ReviewEvent(
+                    review_id=pk,
+                    kind=ReviewEvent.Kind.WITHDRAWN,
+                    actor=user,
+                    at=now,
+                    details={"batch": batch.pk},
+                    batch=batch,
+                )
+                for pk in pending
+            ],
+            batch_size=1000,
+        )
+        batch.undone_at = now
+        batch.save(update_fields=["undone_at"])
+    return UndoOutcome(withdrawn=len(pending), kept=batch.opened - len(pending))
+
+
+def set_priority(review_id, admin, priority: int) -> bool:
+    """Change a review's priority, recorded in its history; False when it was already that."""
+    now = timezone.now()
+    with transaction.atomic():
+        before = (
+            HITLReview.all_objects.select_for_update()
+            .filter(pk=review_id)
+            .values_list("priority", flat=True)
+            .first()
+        )
+        if before is None or before == priority:
+            return False
+        HITLReview.all_objects.filter(pk=review_id).update(priority=priority, updated_at=now)
+        _record(
+            review_id, ReviewEvent.Kind.PRIORITY_CHANGED, admin, now, before=before, after=priority
+        )
+    return True
+
+
+def _mix_in_gold(opened: list[int], now) -> int:
+    """For each review just opened that falls in the REVIEW_GOLD_RATE sample, open a gold check
+    (a round-2 review of a gold item, least recently mixed in first). Costs no query unless the
+    sample picks one."""
+    count = sum(quality.sampled(pk, "gold", settings.REVIEW_GOLD_RATE) for pk in opened)
+    if not count:
+        return 0
+    items = list(
+        GoldItem.objects.filter(active=True, analysis_result__deleted_at__isnull=True)
+        .filter(
+            ~Exists(HITLReview.objects.open().filter(analysis_result=OuterRef("analysis_result")))
+        )
+        .order_by(F("last_mixed_at").asc(nulls_first=True), "pk")
+        .values_list("pk", "analysis_result_id")[:count]
+    )
+    HITLReview.objects.bulk_create(
+        [
+            HITLReview(
+                analysis_result_id=result_id,
+                round=Round.SECOND,
+                reason=Reason.GOLD,
+                reason_details={"gold_item": pk},
+                gold_item_id=pk,
+                created_at=now,
+                updated_at=now,
+            )
+            for pk, result_id in items
+        ],
+        ignore_conflicts=True,
+    )
+    GoldItem.objects.filter(pk__in=[pk for pk, _ in items]).update(last_mixed_at=now)
+    opened_checks = list(
+        HITLReview.objects.filter(
+            gold_item_id__in=[pk for pk, _ in items], reason=Reason.GOLD, created_at=now
+        ).values_list("pk", flat=True)
+    )
+    # No webhook: a gold check decides nothing about its result.
+    ReviewEvent.objects.bulk_create(
+        [
+            ReviewEvent(
+                review_id=pk,
+                kind=ReviewEvent.Kind.ENQUEUED,
+                at=now,
+                details={"priority": 0, "round": Round.SECOND, "reason": Reason.GOLD},
+            )
+            for pk in opened_checks
+        ]
+    )
+    return len(opened_checks)
+
+
 def enqueue_if_doubtful(result: AnalysisResult, created: bool = False) -> bool:
-    """The automatic rule: a result below REVIEW_CONFIDENCE_THRESHOLD goes to review once,
-    and a result changed after a needs-changes decision goes round again. A result just
-    `created` has no reviews yet: its rule asks no query unless it is doubtful."""
+    """Review by exception (docs/quality.md): a result below its routing rule's confidence
+    threshold goes to review once, and a sampled share of the others too (spot checks); a
+    result changed after a needs-changes decision goes round again. A result just `created`
+    has no reviews yet: they are not looked up."""
     if result.deleted_at is not None:
         return False
-    reviews = HITLReview.objects.filter(analysis_result=result)
+    reviews = HITLReview.objects.filter(analysis_result=result, gold_item__isnull=True)
     last = None if created else reviews.order_by("-created_at", "-id").first()
     if last is None:
-        doubtful = (
-            result.confidence_score is not None
-            and result.confidence_score < settings.REVIEW_CONFIDENCE_THRESHOLD
-        )
-        return doubtful and enqueue([result.pk]) == 1
+        rule = quality.rule_for(result.analysis_type, result.model_used)
+        confidence = result.confidence_score
+        facts = {"confidence": confidence, "threshold": rule.threshold, "rule": rule.rule_id}
+        if confidence is not None and confidence < rule.threshold:
+            return enqueue([result.pk], reason=Reason.LOW_CONFIDENCE, details=facts) == 1
+        if quality.sampled(result.pk, "spot-check", rule.spot_check_rate):
+            facts["rate"] = rule.spot_check_rate
+            return enqueue([result.pk], reason=Reason.SPOT_CHECK, details=facts) == 1
+        return False
     if last.status == ReviewStatus.COMPLETED and last.approved == Decision.NEEDS_CHANGES:
-        return enqueue([result.pk], priority=last.priority) == 1
+        return (
+            enqueue(
+                [result.pk],
+                priority=last.priority,
+                reason=Reason.CHANGED,
+                details={"after_review": last.pk},
+            )
+            == 1
+        )
     return False
 
 
@@ -117,6 +304,7 @@ def _take(review: HITLReview, user, now) -> bool:
     """
     won = (
         HITLReview.objects.claimable(now)
+        .for_reviewer(user)
         .filter(pk=review.pk)
         .update(
             status=ReviewStatus.CLAIMED,
@@ -176,6 +364,7 @@ SELECT * FROM held UNION ALL SELECT * FROM taken
 def _claim_next_in_one_statement(user, now) -> HITLReview | None:
     head = (
         HITLReview.objects.claimable(now)
+        .for_reviewer(user)
         .select_for_update(skip_locked=True, of=("self",))
         .values("id", "claimed_by")[:1]
     )
@@ -196,14 +385,13 @@ def claim_next(user) -> HITLReview | None:
         elif held := HITLReview.objects.held_by(user, now).first():
             return held
         # SKIP LOCKED: concurrent reviewers each take a different head of the queue.
+        claimable = HITLReview.objects.claimable(now).for_reviewer(user)
         for _attempt in range(10):
-            candidate = (
-                HITLReview.objects.claimable(now).select_for_update(skip_locked=True).first()
-            )
+            candidate = claimable.select_for_update(skip_locked=True).first()
             if candidate is None:
                 # Every claimable row is locked (others claiming the last few, or the tidy-up
                 # releasing them): wait for those locks rather than call a full queue empty.
-                candidate = HITLReview.objects.claimable(now).select_for_update().first()
+                candidate = claimable.select_for_update().first()
             if candidate is None:
                 return None
             if _take(candidate, user, now):
@@ -237,9 +425,22 @@ def why_not_held(review_id, user, now=None) -> str:
         if _has_held(review, user):
             return f"Your claim expired and {holder} has taken this review over."
         return f"This review is claimed by {holder}, not by you."
+    if review.round > Round.FIRST and _decided_result(review, user):
+        return (
+            "You decided this result in an earlier round: its second review and adjudication"
+            " are someone else's."
+        )
     if review.status in HELD:
         return "Your claim on this review has expired. Claim it again to decide."
     return "You do not hold a claim on this review. Claim it first."
+
+
+def _decided_result(review, user) -> bool:
+    return HITLReview.all_objects.filter(
+        analysis_result_id=review.analysis_result_id,
+        reviewed_by=user,
+        status=ReviewStatus.COMPLETED,
+    ).exists()
 
 
 def _last_claim_event(review) -> ReviewEvent:
@@ -309,10 +510,25 @@ def claim(review_id, user) -> HITLReview:
             raise ClaimLost(f"You already hold review #{held.pk}; decide or release it first.")
         if held is not None:
             return held
-        review = HITLReview.objects.claimable(now).select_for_update().filter(pk=review_id).first()
+        review = (
+            HITLReview.objects.claimable(now)
+            .for_reviewer(user)
+            .select_for_update(of=("self",))
+            .filter(pk=review_id)
+            .first()
+        )
+        if review is not None and not may_take(user, review):
+            raise ClaimLost("Managers decide adjudications only; reviewers take the rest.")
         if review is not None and _take(review, user, now):
             return review
     raise ClaimLost(why_not_held(review_id, user, now))
+
+
+def may_take(user, review) -> bool:
+    """Reviewers take any review; a manager (who may adjudicate) only adjudications."""
+    return user.has_perm("reviews.claim_hitlreview") or (
+        review.round == Round.ADJUDICATION and user.has_perm("reviews.adjudicate_hitlreview")
+    )
 
 
 def release(review_id, user) -> None:
@@ -333,7 +549,7 @@ def decide(
     Refused, the reviewer's notes and corrections are kept as their draft and ClaimLost says why.
     """
     now = timezone.now()
-    subject = events.decision_subject(review_id)  # outside the transaction: it only reads
+    context = quality.decision_context(review_id)  # outside the transaction: it only reads
     with transaction.atomic():
         decided = _held(review_id, user, now).update(
             status=ReviewStatus.COMPLETED,
@@ -347,12 +563,58 @@ def decide(
         if decided:
             ReviewDraft.objects.filter(review_id=review_id, user=user).delete()
             _record(review_id, ReviewEvent.Kind.DECIDED, user, now, approved=approved)
-            events.review_decided(review_id, subject, user, approved, notes, corrections, now)
+            if not context["gold"]:  # a gold check decides nothing about its result
+                events.review_decided(
+                    review_id,
+                    context["subject"],
+                    user,
+                    approved,
+                    notes,
+                    corrections,
+                    now,
+                    context["round"],
+                )
+            if follow := quality.follow_up(review_id, context, approved):
+                _open_follow_up(review_id, context, follow, now)
             return
         reason = why_not_held(review_id, user, now)
         save_draft(review_id, user, notes, corrections_text, approved)
         _record(review_id, ReviewEvent.Kind.REFUSED, user, now, approved=approved, reason=reason)
     raise ClaimLost(reason)
+
+
+def _open_follow_up(review_id, context, follow, now) -> int | None:
+    """Open the second review or adjudication a decision set off, in the decision's transaction:
+    a savepoint, two INSERTs and the webhook event's. Another open review of that round (an
+    admin reopened the first decision meanwhile) keeps its place; this one is not opened."""
+    result_id = context["subject"]["result_id"]
+    try:
+        with transaction.atomic():
+            opened = HITLReview.objects.create(
+                analysis_result_id=result_id,
+                round=follow.round,
+                reason=follow.reason,
+                reason_details=follow.details,
+                previous_review_id=review_id,
+                priority=context["priority"],
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError:
+        return None
+    _record(
+        opened.pk,
+        ReviewEvent.Kind.ENQUEUED,
+        None,
+        now,
+        priority=context["priority"],
+        round=follow.round,
+        reason=follow.reason,
+    )
+    events.review_enqueued(
+        opened.pk, result_id, context["priority"], now, follow.round, follow.reason
+    )
+    return opened.pk
 
 
 def release_expired_claims() -> int:
@@ -402,10 +664,12 @@ def reassign(review_ids, admin, assignee) -> int:
     """Give open reviews to `assignee` with a fresh claim."""
     now = timezone.now()
     with transaction.atomic():
+        # Never a second review or adjudication to someone who decided its result already.
         open_reviews = list(
             HITLReview.objects.open()
+            .for_reviewer(assignee)
             .filter(pk__in=review_ids)
-            .select_for_update()
+            .select_for_update(of=("self",))
             .values_list("pk", "claimed_by_id")
         )
         HITLReview.objects.open().filter(pk__in=[pk for pk, _ in open_reviews]).update(
@@ -456,4 +720,39 @@ def reopen(review_ids, admin) -> ReopenOutcome:
             outcome.reopened += 1
         except IntegrityError:
             outcome.refused.append(review.pk)
+    return outcome
+
+
+@dataclass
+class GoldOutcome:
+    marked: int
+    undecided: list[int]  # results with no decision to take as the known answer
+
+
+def mark_gold(result_ids, admin) -> GoldOutcome:
+    """Make decided results gold items: their latest decision (an adjudication's, where there
+    was one) becomes the known answer that gold checks are scored against."""
+    latest = (
+        HITLReview.objects.filter(
+            analysis_result=OuterRef("pk"), status=ReviewStatus.COMPLETED, gold_item__isnull=True
+        )
+        .order_by("-reviewed_at", "-id")
+        .values("approved")[:1]
+    )
+    decided = dict(
+        AnalysisResult.objects.filter(pk__in=result_ids)
+        .annotate(answer=Subquery(latest))
+        .values_list("pk", "answer")
+    )
+    outcome = GoldOutcome(0, sorted(pk for pk, answer in decided.items() if answer is None))
+    with transaction.atomic():
+        for pk, answer in decided.items():
+            if answer is None:
+                continue
+            GoldItem.objects.update_or_create(
+                analysis_result_id=pk,
+                defaults={"expected_decision": answer, "active": True},
+                create_defaults={"expected_decision": answer, "created_by": admin},
+            )
+            outcome.marked += 1
     return outcome

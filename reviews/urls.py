@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.queue, name="review-queue"),
     path("claim-next/", views.claim_next, name="review-claim-next"),
     path("enqueue/", views.enqueue, name="review-enqueue"),
+    path("enqueue/<int:pk>/undo/", views.undo_enqueue, name="review-enqueue-undo"),
     path("<int:pk>/", views.review_detail, name="review-detail"),
     path("<int:pk>/claim/", views.claim, name="review-claim"),
     path("<int:pk>/decide/", views.decide, name="review-decide"),

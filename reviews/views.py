@@ -1,30 +1,30 @@
-"""The review queue and the reviewer's page (PRODUCT.md section 3)."""
+"""The review queue and the reviewer's page (docs/design.md, The review workflow)."""
+
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponseRedirect, JsonResponse, QueryDict
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, JsonResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
-from mediaanalysis.pipeline.display import contact_sheet_file, place_segments, pretty_json
+from mediaanalysis.http import next_path, redirect_to
+from mediaanalysis.pipeline.display import pretty_json, result_media
 from mediaanalysis.pipeline.models import AnalysisResult, UserSession
+from mediaanalysis.pipeline.pagination import bounded_count
 
-from . import services
-from .diff import diff_corrections
+from . import quality, services
+from .diff import correctable, diff_corrections
 from .filters import QueueFilter, ReviewedResultFilter
-from .forms import DecisionForm, EnqueueForm, parse_corrections
-from .models import Decision, HITLReview, ReviewStatus
-
-
-def _redirect(request, url):
-    """A redirect to a URL (never a view name) that also works for htmx (HX-Redirect)."""
-    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+from .forms import DecisionForm, EnqueueForm, parse_corrections, typed_so_far
+from .models import Decision, HITLReview, ReviewEvent, ReviewStatus, Round
 
 
 def _next_claim(request, decided=None):
@@ -39,8 +39,8 @@ def _next_claim(request, decided=None):
         messages.info(
             request, "The queue is empty: there is nothing to review right now. Well done."
         )
-        return _redirect(request, reverse("review-queue") + marker)
-    return _redirect(request, review.get_absolute_url() + marker)
+        return redirect_to(request, reverse("review-queue") + marker)
+    return redirect_to(request, review.get_absolute_url() + marker)
 
 
 @require_GET
@@ -49,7 +49,8 @@ def queue(request):
     now = timezone.now()
     counts = HITLReview.objects.queue_counts(request.user, now)
     queue_filter = QueueFilter(
-        request.GET or None, queryset=HITLReview.objects.claimable(now).for_queue()
+        request.GET or None,
+        queryset=HITLReview.objects.claimable(now).for_reviewer(request.user).for_queue(),
     )
     upcoming = list(queue_filter.qs[:25])
     context = {
@@ -78,11 +79,35 @@ def claim_next(request):
     return _next_claim(request)
 
 
+def deciders_only(view):
+    """Reviewers on any review; managers (who may adjudicate) on adjudications only."""
+
+    @wraps(view)
+    def check(request, pk, *args, **kwargs):
+        user = request.user
+        if not user.has_perm("reviews.claim_hitlreview") and not (
+            user.has_perm("reviews.adjudicate_hitlreview")
+            and HITLReview.objects.filter(pk=pk, round=Round.ADJUDICATION).exists()
+        ):
+            raise PermissionDenied
+        return view(request, pk, *args, **kwargs)
+
+    return check
+
+
 def _review_page(request, review, form=None, status=200, banner=None):
     now = timezone.now()
     result = review.analysis_result
     held = review.is_held_by(request.user, now)
-    drafts = list(review.drafts.select_related("user").order_by("-saved_at"))
+    # Blind review (docs/quality.md): a reviewer sees nothing of other people's decisions of a
+    # result under second review or of a gold item, here or anywhere else.
+    hidden = quality.hides_decisions(request.user, result.pk)
+    decision_hidden = (
+        hidden
+        and review.status == ReviewStatus.COMPLETED
+        and review.reviewed_by_id != request.user.pk
+    )
+    drafts = [] if hidden else list(review.drafts.select_related("user").order_by("-saved_at"))
     mine = next((d for d in drafts if d.user_id == request.user.pk), None)
     if form is None:
         initial = {}
@@ -98,32 +123,63 @@ def _review_page(request, review, form=None, status=200, banner=None):
         typed = parse_corrections(corrections_text)
     except ValidationError:
         typed = None  # an invalid draft has no diff yet
+    can_decide = services.may_take(request.user, review)
     context = {
+        **result_media(result, reader=request.user),
         "review": review,
         "result": result,
         "job": result.job,
-        "media": result.media_file,
         "session": UserSession.objects.filter(session_id=result.job.session_id).first(),
         "result_json": pretty_json(result.result_data),
-        "segments": place_segments(
-            result.segments, result.media_file.duration_seconds if result.media_file else None
-        ),
-        "contact_sheet": result.media_file is not None
-        and contact_sheet_file(result.media_file) is not None,
+        # Corrections on the media are made only by the claimant, who can send them.
+        "editable": held and can_decide and review.status != ReviewStatus.COMPLETED,
         "held": held,
         "seconds_left": review.seconds_left(now),
         "form": form,
         "banner": banner,
         "other_drafts": [d for d in drafts if d.user_id != request.user.pk],
         "diff": diff_corrections(
-            result.result_data,
-            review.corrections if review.status == ReviewStatus.COMPLETED else typed,
+            correctable(result),
+            review.corrections
+            if review.status == ReviewStatus.COMPLETED and not decision_hidden
+            else typed,
         ),
-        "events": review.events.select_related("actor").order_by("-at", "-id")[:50],
-        "can_decide": request.user.has_perm("reviews.claim_hitlreview"),
+        "events": _history(review, request.user, hidden),
+        "decision_hidden": decision_hidden,
+        "earlier": _earlier_decisions(review),
+        "can_decide": can_decide,
+        "can_claim_next": request.user.has_perm("reviews.claim_hitlreview"),
         "claim_ttl": settings.REVIEW_CLAIM_TTL,
     }
     return render(request, "reviews/review.html", context, status=status)
+
+
+def _history(review, user, hidden) -> list:
+    """The review's audit trail; under blind review without other people's decisions."""
+    events = list(review.events.select_related("actor").order_by("-at", "-id")[:50])
+    if hidden:
+        for event in events:
+            if event.actor_id != user.pk:
+                event.details = {}  # shown only, never saved
+    return events
+
+
+def _earlier_decisions(review) -> list:
+    """For an adjudication, the two decisions that disagreed (second, then first), with their
+    corrections against the result's data."""
+    if review.round != Round.ADJUDICATION or review.previous_review_id is None:
+        return []
+    second = (
+        HITLReview.all_objects.select_related("previous_review")
+        .filter(pk=review.previous_review_id)
+        .first()
+    )
+    earlier = [r for r in (second, second and second.previous_review) if r is not None]
+    data = correctable(review.analysis_result)
+    return [
+        {"review": r, "label": r.get_round_display(), "diff": diff_corrections(data, r.corrections)}
+        for r in reversed(earlier)
+    ]
 
 
 def _require_review(pk) -> None:
@@ -139,7 +195,39 @@ def _get_review(pk) -> HITLReview:
 @require_GET
 @permission_required("reviews.view_hitlreview", raise_exception=True)
 def review_detail(request, pk):
-    return _review_page(request, _get_review(pk))
+    review = HITLReview.objects.for_page().filter(pk=pk).first()
+    if review is None:
+        return _review_deleted(request, pk)
+    return _review_page(request, review)
+
+
+def _review_deleted(request, pk):
+    """A 404 that says what happened to a deleted review: which of its rows went, and when."""
+    review = (
+        HITLReview.all_objects.select_related(
+            "analysis_result__media_file", "analysis_result__job__media_file"
+        )
+        .filter(pk=pk, deleted_at__isnull=False)
+        .first()
+    )
+    gone = ""
+    if review is not None:
+        result = review.analysis_result
+        when = timezone.localtime(review.deleted_at).strftime("%Y-%m-%d %H:%M")
+        media = result.media_file or result.job.media_file
+        # The soft delete stamps a row and its dependants with one moment: the highest row
+        # carrying the review's moment is the one that was deleted.
+        if media is not None and media.deleted_at == review.deleted_at:
+            gone = f"This review's media file “{media}” was deleted on {when}."
+        elif result.job.deleted_at == review.deleted_at:
+            gone = f"This review's job #{result.job_id} was deleted on {when}."
+        elif result.deleted_at == review.deleted_at:
+            gone = f"This review's result #{result.pk} was deleted on {when}."
+        elif review.events.filter(kind=ReviewEvent.Kind.WITHDRAWN).exists():
+            gone = f"This review was withdrawn on {when}: its send to review was undone."
+        else:
+            gone = f"This review was deleted on {when}."
+    return render(request, "404.html", {"gone": gone}, status=404)
 
 
 def _typed(request) -> dict:
@@ -177,7 +265,7 @@ def _review_gone(request, pk, typed, kept: str):
 
 
 @require_POST
-@permission_required("reviews.claim_hitlreview", raise_exception=True)
+@deciders_only
 def decide(request, pk):
     typed = _typed(request)
     if not HITLReview.objects.filter(pk=pk).exists():
@@ -203,43 +291,44 @@ def decide(request, pk):
         return _review_page(request, _get_review(pk), form=form, status=409, banner=banner)
     decision = Decision(form.cleaned_data["approved"]).label.lower()
     messages.success(request, f"Review #{pk} saved: {decision}.")
+    if not request.user.has_perm("reviews.claim_hitlreview"):
+        # An adjudicating manager stays on the review they decided.
+        return redirect_to(request, reverse("review-detail", args=[pk]) + f"?decided={pk}")
     return _next_claim(request, decided=pk)
 
 
 @require_POST
-@permission_required("reviews.claim_hitlreview", raise_exception=True)
+@deciders_only
 def release(request, pk):
     _require_review(pk)
     try:
         services.release(pk, request.user)
     except services.ClaimLost as lost:
         messages.warning(request, str(lost))
-        return _redirect(request, reverse("review-detail", args=[pk]))
+        return redirect_to(request, reverse("review-detail", args=[pk]))
     messages.info(request, f"Review #{pk} is back in the queue.")
-    return _redirect(request, reverse("review-queue"))
+    return redirect_to(request, reverse("review-queue"))
 
 
 @require_POST
-@permission_required("reviews.claim_hitlreview", raise_exception=True)
+@deciders_only
 def claim(request, pk):
     _require_review(pk)
     try:
         services.claim(pk, request.user)
     except services.ClaimLost as lost:
         messages.warning(request, str(lost))
-    return _redirect(request, reverse("review-detail", args=[pk]))
+    return redirect_to(request, reverse("review-detail", args=[pk]))
 
 
 @require_POST
-@permission_required("reviews.claim_hitlreview", raise_exception=True)
+@deciders_only
 def heartbeat(request, pk):
     """Renew the claim while the reviewer works; keep their typing as a draft either way."""
     if not HITLReview.objects.filter(pk=pk).exists():
         return JsonResponse({"ok": False, "error": "This review no longer exists."}, status=404)
-    notes = request.POST.get("reviewer_notes", "")[:20_000]
-    corrections = request.POST.get("corrections", "")[:200_000]
     try:
-        review = services.heartbeat(pk, request.user, notes, corrections)
+        review = services.heartbeat(pk, request.user, *typed_so_far(request.POST))
     except services.ClaimLost as lost:
         return JsonResponse({"ok": False, "error": str(lost)}, status=409)
     return JsonResponse(
@@ -258,7 +347,7 @@ def corrections_diff(request, pk):
     """The live preview of typed corrections against result_data (htmx)."""
     review = _get_review(pk)
     try:
-        corrections = parse_corrections(request.POST.get("corrections", "")[:200_000])
+        corrections = parse_corrections(typed_so_far(request.POST)[1])
         error = None
     except ValidationError as exc:
         corrections, error = None, " ".join(exc.messages)
@@ -266,36 +355,90 @@ def corrections_diff(request, pk):
         request,
         "reviews/review.html#diff",
         {
-            "diff": diff_corrections(review.analysis_result.result_data, corrections),
+            "diff": diff_corrections(correctable(review.analysis_result), corrections),
             "diff_error": error,
         },
+    )
+
+
+def _confirm_filter(request, results, form, back):
+    """Before a whole filter goes to review: how many results, which filter, at what priority."""
+    count, exact = bounded_count(results.qs, cap=services.ENQUEUE_LIMIT)
+    priority = form.cleaned_data.get("priority") or 0
+    amount = f"{count:,} result{pluralize(count)}" if exact else f"more than {count:,} results"
+    notes = ["Results that already have an open review keep it; they are not sent twice."]
+    if not exact:
+        notes.insert(
+            0,
+            f"Only the first {count:,} (newest first) are sent; narrow the filter, or send "
+            "again afterwards for the rest.",
+        )
+    confirm = {
+        "title": "Send to review?",
+        "question": f"Send {amount} to review with priority {priority}?"
+        if count
+        else "No result matches this filter: there is nothing to send.",
+        "filters": results.in_force(),
+        "notes": notes if count else [],
+        "count": count,
+        "submit": f"Send {count:,} result{pluralize(count)}",
+        "action": reverse("review-enqueue"),
+        "fields": [
+            ("scope", "filter"),
+            ("query", form.cleaned_data["query"]),
+            ("priority", priority),
+            ("next", back),
+        ],
+        "back": back,
+    }
+    template = "confirm_bulk.html#confirm" if request.htmx else "confirm_bulk.html"
+    return render(request, template, {"confirm": confirm})
+
+
+def _undo_message(request, batch, back) -> str:
+    return format_html(
+        "Sent {} result{} to review with priority {}. "
+        '<form method="post" action="{}" class="inline">'
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+        '<input type="hidden" name="next" value="{}">'
+        '<button type="submit" class="link">Undo</button></form> '
+        '<span class="muted small">(until {})</span>',
+        batch.opened,
+        pluralize(batch.opened),
+        batch.priority,
+        reverse("review-enqueue-undo", args=[batch.pk]),
+        get_token(request),
+        back,
+        timezone.localtime(batch.undo_until()).strftime("%H:%M"),
     )
 
 
 @require_POST
 @permission_required("reviews.enqueue_hitlreview", raise_exception=True)
 def enqueue(request):
-    """Send results to review with a priority: ticked ones, or all of a results-list filter."""
+    """Send results to review with a priority: ticked ones, or all of a results-list filter
+    once its count has been confirmed. The send can be undone for a few minutes."""
     form = EnqueueForm(request.POST)
-    back = request.POST.get("next", "")
-    # Only a path of this site: anything else (a view's name, another host) goes to the list.
-    if not back.startswith("/") or not url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        back = reverse("result-list")
+    back = next_path(request, reverse("result-list"))
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return _redirect(request, back)
+        return redirect_to(request, back)
     priority = form.cleaned_data.get("priority") or 0
     if form.cleaned_data["scope"] == "filter":
         results = ReviewedResultFilter(
             QueryDict(form.cleaned_data["query"]),
             queryset=AnalysisResult.objects.order_by("-created_at", "-id"),
+            request=request,  # the same filters as the list the user saw (a manager's too)
         )
         # django-filter drops a field that does not validate: that would send far more.
-        if not results.is_valid():
-            messages.error(request, "Fix the filter first; nothing was sent to review.")
-            return _redirect(request, back)
+        if problems := results.problems():
+            messages.error(
+                request,
+                "Fix the filter first; nothing was sent to review. " + " ".join(problems),
+            )
+            return redirect_to(request, back)
+        if not form.cleaned_data["confirm"]:
+            return _confirm_filter(request, results, form, back)
         ids = list(results.qs.values_list("pk", flat=True)[: services.ENQUEUE_LIMIT + 1])
     else:
         ids = list(
@@ -305,14 +448,43 @@ def enqueue(request):
         )
     if not ids:
         messages.warning(request, "No results matched; nothing was sent to review.")
-        return _redirect(request, back)
+        return redirect_to(request, back)
     capped = len(ids) > services.ENQUEUE_LIMIT
-    opened = services.enqueue(ids, priority, actor=request.user)
-    skipped = min(len(ids), services.ENQUEUE_LIMIT) - opened
-    text = f"Sent {opened} result(s) to review with priority {priority}."
+    batch = services.send_to_review(ids, priority, actor=request.user)
+    skipped = min(len(ids), services.ENQUEUE_LIMIT) - batch.opened
+    if batch.opened:
+        messages.success(request, _undo_message(request, batch, back))
+    else:
+        messages.info(request, "Nothing was sent to review.")
     if skipped:
-        text += f" {skipped} already had an open review."
+        messages.info(
+            request,
+            f"{skipped:,} result{pluralize(skipped)} already had an open review and kept it.",
+        )
     if capped:
-        text += f" Only the first {services.ENQUEUE_LIMIT:,} of this filter were taken; narrow it, or send again."
+        messages.warning(
+            request,
+            f"Only the first {services.ENQUEUE_LIMIT:,} of this filter were taken; narrow it, "
+            "or send again.",
+        )
+    return redirect_to(request, back)
+
+
+@require_POST
+@permission_required("reviews.enqueue_hitlreview", raise_exception=True)
+def undo_enqueue(request, pk):
+    """Withdraw what a send to review opened, where no reviewer has taken it up yet."""
+    back = next_path(request, reverse("result-list"))
+    try:
+        outcome = services.undo_enqueue(pk, request.user)
+    except services.UndoRefused as refused:
+        messages.warning(request, str(refused))
+        return redirect_to(request, back)
+    text = f"Undone: {outcome.withdrawn:,} review{pluralize(outcome.withdrawn)} withdrawn from the queue."
+    if outcome.kept:
+        text += (
+            f" {outcome.kept:,} {'was' if outcome.kept == 1 else 'were'} kept: a reviewer has "
+            "claimed or decided them since (or they were deleted)."
+        )
     messages.success(request, text)
-    return _redirect(request, back)
+    return redirect_to(request, back)

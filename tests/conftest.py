@@ -34,9 +34,13 @@ def _fast_password_hashing(settings):
 def _clear_cache():
     from django.core.cache import cache
 
+    from mediaanalysis.pipeline.signed_media import forget
+
     cache.clear()
+    forget()  # the rows the signed media URLs keep for a few seconds
     yield
     cache.clear()
+    forget()
 
 
 def make_user(django_user_model, username, group=None, **extra):

@@ -54,7 +54,9 @@ def test_deleted_filter_shows_live_rows_by_default_and_deleted_on_request(admin_
 def test_admin_soft_deletes_and_restores_a_file_with_its_dependants(admin_client, some_data):
     media, _, result = some_data
     url = reverse("admin:mediaanalysis_mediafile_changelist")
-    admin_client.post(url, {"action": "soft_delete_selected", "_selected_action": [media.pk]})
+    admin_client.post(
+        url, {"action": "soft_delete_selected", "_selected_action": [media.pk], "post": "yes"}
+    )
     assert not MediaFile.objects.filter(pk=media.pk).exists()
     assert not HITLReview.objects.filter(analysis_result=result).exists()
     response = admin_client.post(

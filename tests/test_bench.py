@@ -1,4 +1,4 @@
-"""`seed_bulk` and `bench` (PRODUCT.md section 7): the data they load and the figures they report.
+"""`seed_bulk` and `bench` (docs/design.md, Performance targets): the data they load and the figures they report.
 
 Both run for real, at a small size: the bench starts gunicorn and claims over HTTP, so it needs
 committed rows (`transaction=True`) and PostgreSQL.
@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import F
 
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from reviews.models import HITLReview, ReviewStatus
@@ -31,7 +32,14 @@ def test_seed_bulk_loads_the_sizes_asked_for_in_a_realistic_spread():
     assert MediaFile.all_objects.count() == SIZES["files"]
     assert AnalysisJob.all_objects.count() == SIZES["jobs"]
     assert AnalysisResult.all_objects.count() == SIZES["results"]
-    assert HITLReview.all_objects.count() == SIZES["reviews"]
+    assert HITLReview.all_objects.filter(round=1).count() == SIZES["reviews"]
+    # ...and a fifth as many blind second reviews, with adjudications of their disagreements.
+    seconds = HITLReview.all_objects.filter(round=2, gold_item__isnull=True)
+    assert seconds.count() == SIZES["reviews"] // 5
+    assert not seconds.filter(reviewed_by=F("previous_review__reviewed_by")).exists()
+    assert HITLReview.all_objects.filter(round=3).count() == (
+        seconds.filter(status="completed").exclude(approved=F("previous_review__approved")).count()
+    )
     assert set(HITLReview.objects.values_list("status", flat=True)) == set(ReviewStatus.values)
     assert AnalysisJob.objects.values("status").distinct().count() >= 4
     assert AnalysisResult.objects.values("model_used").distinct().count() >= 3
@@ -128,14 +136,23 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(
         "stock_admin_jobs / our jobs list",
         "stock_admin_results / our results list",
     }
+    sides = {"whitenoise", "signed", "signed_in"}
     for row in report["media"]["ranges"]:
         assert row["requests"] == 2 * 4 * row["clients"] and row["ratio"] > 0
-        assert row["app_mb_per_s"] > 0 and row["whitenoise_mb_per_s"] > 0
+        assert set(row["mb_per_s"]) == sides and min(row["mb_per_s"].values()) > 0
+        assert [len(speeds) for speeds in row["rounds_mb_per_s"].values()] == [3, 3, 3]
+        assert len(row["ratios"]) == 3 and row["ratio_signed_in"] > 0
+        assert set(row["one_byte_median_ms"]) == sides
     peaks = report["media"]["peaks"]
     assert peaks["length"] == 2000 and peaks["compute_s"] > 0
     assert peaks["serve"]["median_ms"] > 0 and peaks["serve"]["queries"] <= 4
+    # The signed URL reads the stored peaks (and the file's row, kept for a few seconds), and
+    # no session or user.
+    assert peaks["signed"]["median_ms"] > 0 and 1 <= peaks["signed"]["queries"] <= 2
     assert peaks["peaks_only_median_ms"] > 0 and peaks["floor_median_ms"] > 0
-    assert set(report["media"]["ranges"][0]["one_byte_median_ms"]) == {"app", "whitenoise"}
+    held, missing = report["media"]["review_page"]
+    assert held["page"] == "review page, video on disk (held)" and 0 < held["queries"] <= 8
+    assert missing["median_ms"] > 0 and missing["queries"] <= 8
     modes = [(run["mode"], run["reviewers"]) for run in report["claims"]]
     assert modes == [
         ("claim next", 1),

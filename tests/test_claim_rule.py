@@ -64,3 +64,63 @@ def test_claim_next_takes_the_head_of_claimable_every_time(django_user_model):
 
     # Every pending review and every expired claim of a live row was handed out once.
     assert len(taken) == len(set(taken)) == 3 * 2 * 3
+
+
+def test_claim_next_never_hands_a_reviewer_a_later_round_of_their_own_decision(
+    django_user_model,
+):
+    """Second reviews and adjudications of results a reviewer decided are skipped for them,
+    by the one-statement claim on PostgreSQL as by the ORM's on SQLite."""
+    people = [make_user(django_user_model, f"rater-{n}", "Reviewers") for n in range(3)]
+    for n, (priority, age) in enumerate(itertools.product([-5, 0, 7], [3, 90])):
+        decider, other = people[n % 3], people[(n + 1) % 3]
+        result = make_result()
+        decided = {
+            "status": ReviewStatus.COMPLETED,
+            "approved": "yes",
+            "reviewed_by": decider,
+            "reviewed_at": ago(minutes=age + 1),
+        }
+        first = HITLReview.objects.create(analysis_result=result, **decided)
+        second = HITLReview.objects.create(
+            analysis_result=result,
+            round=2,
+            previous_review=first,
+            priority=priority,
+            created_at=ago(minutes=age),
+        )
+        if n % 2:  # the second review was decided too, differently, by the next reviewer
+            HITLReview.objects.filter(pk=second.pk).update(
+                **{**decided, "reviewed_by": other, "approved": "no"}
+            )
+            HITLReview.objects.create(
+                analysis_result=result,
+                round=3,
+                previous_review=second,
+                priority=priority + 1,
+                created_at=ago(minutes=age),
+            )
+        HITLReview.objects.create(analysis_result=make_result(), priority=priority - 1)
+
+    open_before = HITLReview.objects.open().count()
+    taken = []
+    for turn in itertools.count():
+        person = people[turn % 3]
+        now = timezone.now()
+        expected = HITLReview.objects.claimable(now).for_reviewer(person).first()
+        review = services.claim_next(person)
+        assert (review and review.pk) == (expected and expected.pk)
+        if review is None:
+            if all(
+                HITLReview.objects.claimable(now).for_reviewer(p).first() is None for p in people
+            ):
+                break
+            continue
+        decided_it = HITLReview.objects.filter(
+            analysis_result=review.analysis_result_id, reviewed_by=person
+        ).exists()
+        assert review.round == 1 or not decided_it
+        services.decide(review.pk, person, "yes", "", None)
+        taken.append(review.pk)
+    # Every open review went to someone allowed to take it, once.
+    assert len(taken) == len(set(taken)) == open_before == 12

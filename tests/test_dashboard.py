@@ -55,9 +55,18 @@ def pipeline_data():
         started_at=at(hours=1),
     )
     # the window before: two jobs, one failed
-    make_job(job_type="transcription", status="completed", created_at=at(hours=30))
     make_job(
-        job_type="transcription", status="failed", error_message="old", created_at=at(hours=31)
+        job_type="transcription",
+        status="completed",
+        created_at=at(hours=30),
+        completed_at=at(hours=30),
+    )
+    make_job(
+        job_type="transcription",
+        status="failed",
+        error_message="old",
+        created_at=at(hours=31),
+        completed_at=at(hours=31),
     )
     # outside both windows, and deleted: never counted
     make_job(status="failed", created_at=at(days=10))
@@ -142,7 +151,7 @@ def test_pipeline_figures_on_known_data(pipeline_data):
     assert (totals["prev_created"], totals["prev_failed"]) == (2, 1)
     assert pipeline["failure_rate"] == pytest.approx(1 / 5)
     assert pipeline["prev_failure_rate"] == pytest.approx(1 / 2)
-    assert pipeline["created_change"] == pytest.approx((7 - 2) / 2)
+    assert pipeline["trends"]["created"]["amount"] == "+250%"
     durations = {row["job_type"]: row for row in pipeline["durations"]}
     assert durations["transcription"]["n"] == 4
     assert durations["transcription"]["p50"] == pytest.approx(25)
@@ -156,8 +165,11 @@ def test_throughput_has_one_bucket_per_hour_with_zeros_filled(pipeline_data):
     series = figures(Scope("24h"))["pipeline"]["series"]
     assert len(series) == 25  # the partial first hour, then every hour up to now
     by_hour = {row["bucket"]: row for row in series}
-    three_hours_ago = by_hour[datetime(2026, 11, 20, 8, 0, tzinfo=UTC)]
-    assert (three_hours_ago["created"], three_hours_ago["completed"]) == (4, 4)
+    # created at 08:59:30, finished between 09:00:40 and 09:01:10: counted in each hour
+    created_hour = by_hour[datetime(2026, 11, 20, 8, 0, tzinfo=UTC)]
+    finished_hour = by_hour[datetime(2026, 11, 20, 9, 0, tzinfo=UTC)]
+    assert (created_hour["created"], created_hour["completed"]) == (4, 0)
+    assert (finished_hour["created"], finished_hour["completed"]) == (0, 4)
     assert sum(row["created"] for row in series) == 7
     assert sum(row["failed"] for row in series) == 1
     daily = figures(Scope("7d"))["pipeline"]["series"]
@@ -214,8 +226,8 @@ def test_model_approval_and_calibration_buckets(review_data):
     assert all(
         m1[i]["rate"] is None and m1[i]["n"] == 0 for i in (0, 2, 3, 4, 5, 6, 7, 8)
     )  # empty buckets
-    assert calibration["m2"]["reviewed"] == 0  # a model with no reviews still shows, empty
-    assert all(b["rate"] is None for b in calibration["m2"]["buckets"])
+    assert "m2" not in calibration  # a model with no reviews is named, not drawn empty
+    assert models["unreviewed"] == ["m2"]
 
 
 @pytest.mark.django_db
@@ -223,7 +235,7 @@ def test_model_filter_narrows_reviews(review_data):
     data = figures(Scope("24h", model="m2"))
     assert data["models"]["approval"] == []
     assert data["backlog"]["claimed"] == 1
-    assert [row["model"] for row in data["models"]["calibration"]] == ["m2"]
+    assert data["models"]["calibration"] == [] and data["models"]["unreviewed"] == ["m2"]
 
 
 @pytest.mark.django_db
@@ -234,10 +246,10 @@ def test_dashboard_page_shows_figures_with_links_to_their_rows(
     assert response.status_code == 200
     html = response.text
     assert "<svg" in html and "<title" in html  # charts are accessible SVG
-    assert "/jobs/?status=failed&amp;created_after=2026-11-19T12%3A00" in html
+    assert "/jobs/?status=failed&amp;finished_after=2026-11-19T12%3A00" in html
     assert (
         "/results/?model=m1&amp;confidence_min=0.9&amp;confidence_max=1.0&amp;review_state=approved"
-        in html
+        "&amp;reviewed_after=2026-11-19T12%3A00" in html
     )
     assert "boom" in html
 
@@ -246,9 +258,14 @@ def test_dashboard_page_shows_figures_with_links_to_their_rows(
 def test_dashboard_is_cached_and_refresh_recomputes(
     manager_client, pipeline_data, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(30):
+    with django_assert_max_num_queries(38):
         manager_client.get("/dashboard/")
-    make_job(status="failed", error_message="new failure", created_at=at(minutes=5))
+    make_job(
+        status="failed",
+        error_message="new failure",
+        created_at=at(minutes=5),
+        completed_at=at(minutes=5),
+    )
     with django_assert_max_num_queries(4):
         cached = manager_client.get("/dashboard/")
     assert "new failure" not in cached.text
@@ -259,7 +276,12 @@ def test_dashboard_is_cached_and_refresh_recomputes(
 @pytest.mark.django_db
 def test_dashboard_cache_expires_after_its_lifetime(manager_client, pipeline_data, settings):
     manager_client.get("/dashboard/")
-    make_job(status="failed", error_message="later failure", created_at=at(minutes=5))
+    make_job(
+        status="failed",
+        error_message="later failure",
+        created_at=at(minutes=5),
+        completed_at=at(minutes=5),
+    )
     with time_machine.travel(NOW + timedelta(seconds=10), tick=False):
         assert "later failure" not in manager_client.get("/dashboard/").text  # still cached
     lifetime = timedelta(seconds=settings.DASHBOARD_CACHE_SECONDS + 1)
@@ -271,7 +293,7 @@ def test_dashboard_cache_expires_after_its_lifetime(manager_client, pipeline_dat
 def test_dashboard_query_count_does_not_grow_with_data(
     manager_client, pipeline_data, review_data, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(30) as small:
+    with django_assert_max_num_queries(38) as small:
         manager_client.get("/dashboard/?window=30d&refresh=1")
     for _ in range(20):
         make_job(status="failed", error_message="more", created_at=at(hours=2))
@@ -319,7 +341,12 @@ def test_stale_figures_are_served_while_one_background_recount_is_queued(
 ):
     manager_client.get("/dashboard/")
     assert queued(recount) == 0  # fresh: nothing to recount
-    make_job(status="failed", error_message="meanwhile", created_at=at(minutes=1))
+    make_job(
+        status="failed",
+        error_message="meanwhile",
+        created_at=at(minutes=1),
+        completed_at=at(minutes=1),
+    )
     with time_machine.travel(NOW + timedelta(seconds=40), tick=False):
         stale = manager_client.get("/dashboard/")
         manager_client.get("/dashboard/")
@@ -335,7 +362,12 @@ def test_the_periodic_recount_keeps_the_dashboard_warm_only_while_someone_watche
 ):
     assert recount_watched.call() is False  # nobody looked: no work
     manager_client.get("/dashboard/")
-    make_job(status="failed", error_message="while watched", created_at=at(minutes=1))
+    make_job(
+        status="failed",
+        error_message="while watched",
+        created_at=at(minutes=1),
+        completed_at=at(minutes=1),
+    )
     assert recount_watched.call() is True
     assert "while watched" in manager_client.get("/dashboard/").text
 

@@ -1,7 +1,7 @@
 """Media on S3-compatible storage, against a real S3 API started by the suite (moto's server).
 
 GET /files/<id>/media/ answers an authorized reader with a redirect to a presigned URL that
-expires after MEDIA_URL_EXPIRY seconds (PRODUCT.md section 3a); nobody else gets one.
+expires after MEDIA_URL_EXPIRY seconds (docs/design.md, Media); nobody else gets one.
 """
 
 import json

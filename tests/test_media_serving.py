@@ -1,6 +1,6 @@
 """GET /files/<id>/media/ on local storage: Range, conditional requests, safe types, who may.
 
-PRODUCT.md section 3a: local bytes with HTTP Range (206, Content-Range, ETag, If-Range, 416),
+docs/design.md, Media: local bytes with HTTP Range (206, Content-Range, ETag, If-Range, 416),
 streamed in constant memory, authorized by the app.
 """
 

@@ -1,4 +1,4 @@
-"""Nothing a reviewer typed is lost, in any refusal (PRODUCT.md section 3 and 6): input the
+"""Nothing a reviewer typed is lost, in any refusal (docs/design.md, The review workflow and Bad input and faults): input the
 database cannot store, a review deleted or decided meanwhile, a second tab."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""A database outage while gunicorn serves (PRODUCT.md section 6).
+"""A database outage while gunicorn serves (docs/design.md, Bad input and faults).
 
 A real PostgreSQL is stopped under a running site: a signed-in page, an API call and a decision
 each answer 503 with the plain message within 5 seconds (the pool's bounded wait), /health/ says

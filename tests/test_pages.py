@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote
 
 import pytest
+import time_machine
 from django.db import connection
 from django.http import FileResponse, StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
@@ -39,7 +40,8 @@ EXPORTS = ["job-export", "result-export", "file-export", "session-export"]
 # cache), the bounded count, the page's ids and then its rows (a deferred join). A detail page:
 # the user with their roles, the row, and one query per related list (prefetched, so their
 # length does not matter).
-LIST_QUERIES = {"job-list": 5, "result-list": 6, "file-list": 6, "session-list": 4}
+# The results list reads, for a manager, their last send to review that can still be undone.
+LIST_QUERIES = {"job-list": 5, "result-list": 7, "file-list": 6, "session-list": 4}
 DETAIL_QUERIES = {
     "job-detail": 4,
     "job-progress": 2,
@@ -487,11 +489,13 @@ def sessions():
 SESSION_FILTERS = [
     ("session_id=sess-ended", {"ended"}),
     ("ip_address=10.0.0.1", {"active"}),
-    ("active=true", {"active", "other"}),
-    ("active=false", {"ended"}),
+    # At 12:10 on the 9th: sess-active was seen 10 minutes ago, sess-other three days ago.
+    ("state=active", {"active"}),
+    ("state=idle", {"other"}),
+    ("state=ended", {"ended"}),
     ("started_after=2026-03-02", {"ended", "other"}),
     ("started_before=2026-03-02", {"active", "ended"}),
-    ("started_after=2026-03-02&active=true", {"other"}),
+    ("started_after=2026-03-02&state=idle", {"other"}),
 ]
 
 
@@ -499,7 +503,8 @@ SESSION_FILTERS = [
 def test_session_filters_keep_exactly_the_matching_sessions(
     manager_client, sessions, query, expected
 ):
-    response = manager_client.get("/sessions/?" + query)
+    with time_machine.travel(at(9, 12, 10), tick=False):
+        response = manager_client.get("/sessions/?" + query)
     assert set(shown(response)) == {sessions[name].pk for name in expected}
     assert alert(response) == ""
 
@@ -540,7 +545,7 @@ def two_of_each():
         "job-list": (["job_type=ocr", "status=failed"], ocr.pk),
         "result-list": (["analysis_type=document", "model=layoutlm-v3"], document.pk),
         "file-list": (["media_type=image", "filename=slide"], image.pk),
-        "session-list": (["ip_address=10.0.0.1", "active=false"], session.pk),
+        "session-list": (["ip_address=10.0.0.1", "state=ended"], session.pk),
     }
 
 
@@ -607,7 +612,7 @@ SPECIFIC_BAD = {
     "session-list": [
         ("started_after=notadate", "Started from"),
         ("started_before=2026-13-01", "Started to"),
-        ("active=bogus", "State"),
+        ("state=bogus", "State"),
         (f"ip_address={LONG}", "IP address"),
         ("ip_address=%00", "IP address"),
     ],
@@ -776,7 +781,7 @@ def test_a_filtered_sorted_htmx_list_runs_the_same_number_of_queries(
         "job-list": "status=pending&has_error=false&media_type=video&sort=id",
         "result-list": "confidence_min=0.05&has_transcript=false&sort=-confidence",
         "file-list": "media_type=video&filename=clip&sort=-created",
-        "session-list": "active=true&session_id=&sort=started",
+        "session-list": "state=active&session_id=&sort=started",
     }[name]
     with django_assert_max_num_queries(LIST_QUERIES[name]):
         response = manager_client.get(
@@ -946,8 +951,8 @@ def test_the_file_and_session_exports_hold_exactly_the_filtered_rows(
     rows = csv_rows(manager_client.get("/files/export/?session_id=sess-b&storage_backend=r2"))
     assert [int(row["id"]) for row in rows] == [files["document"].pk]
     assert rows[0]["original_filename"] == "lecture-notes.pdf"
-    rows = csv_rows(manager_client.get("/sessions/export/?active=true"))
-    assert [row["session_id"] for row in rows] == ["sess-active", "sess-other"]
+    rows = csv_rows(manager_client.get("/sessions/export/?state=ended"))
+    assert [row["session_id"] for row in rows] == ["sess-ended"]
 
 
 def test_an_export_in_the_list_order_matches_the_sort(manager_client, tied_rows):
@@ -969,7 +974,7 @@ def test_the_export_link_carries_the_current_filter_but_not_the_page(
     good_query, _ = good_filter_beside(two_of_each, name)
     text = manager_client.get(f"{reverse(name)}?{good_query}&page=1&per_page=10").text
     export = reverse(name.replace("-list", "-export"))
-    assert f'href="{export}?{good_query}" download' in text
+    assert f'href="{export}?{good_query}">Export CSV' in text
 
 
 # Job detail and live progress
@@ -1036,10 +1041,19 @@ def test_progress_of_a_running_job_answers_200_with_its_latest_value(manager_cli
 
 
 @pytest.mark.parametrize("status", ["completed", "failed"])
-def test_progress_of_a_finished_job_answers_286_so_htmx_stops_polling(manager_client, status):
+def test_progress_of_a_finished_job_stops_polling_and_reloads_the_whole_page(
+    manager_client, status
+):
     job = make_job(status=status, progress=1.0, completed_at=at(2))
     response = manager_client.get(f"/jobs/{job.pk}/progress/", headers={"HX-Request": "true"})
     assert response.status_code == 286
+    # The results, retries and details beside the progress changed too: all of it is reloaded.
+    assert response["HX-Refresh"] == "true"
+
+
+def test_progress_opened_without_htmx_shows_the_finished_card(manager_client):
+    job = make_job(status="completed", progress=1.0, completed_at=at(2))
+    response = manager_client.get(f"/jobs/{job.pk}/progress/")
     assert 'id="job-status">' in response.text and "hx-trigger" not in response.text
     assert "100.0%" in response.text
 
@@ -1073,11 +1087,10 @@ def test_a_result_page_shows_transcript_summary_text_segments_json_and_reviews(
     text = manager_client.get(f"/results/{result.pk}/").text
     assert "Good morning, everyone." in text
     assert "A greeting." in text and "SLIDE 1" in text
-    assert (
-        "intro" in text and "main part" in text and "{&#x27;speaker&#x27;: &#x27;A&#x27;}" in text
-    )
-    assert 'x="0.0" y="0" width="25.0"' in text  # 0..30 s of 120 s
-    assert '<td class="num">30 s</td>' in text and '<td class="num">1 min 00 s</td>' in text
+    assert "intro" in text and "main part" in text
+    assert '<span class="muted">speaker:</span> A' in text
+    assert "#seg-block-0 { left: 0.0%; width: 25.0%;" in text  # 0..30 s of 120 s
+    assert ">0:00.0 – 0:30.0</button>" in text and ">0:30.0 – 1:30.0</button>" in text
     assert "&quot;language&quot;: &quot;en&quot;,\n  &quot;words&quot;: 3" in text
     assert "0.873" in text and "whisper-large-v3" in text
     assert f'href="/jobs/{job.pk}/"' in text and 'href="/sessions/sess-r/"' in text

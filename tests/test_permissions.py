@@ -33,6 +33,8 @@ RULES = [
     ("post", "/reviews/{review}/heartbeat/", "reviews.claim_hitlreview"),
     ("post", "/reviews/{review}/decide/", "reviews.claim_hitlreview"),
     ("post", "/reviews/enqueue/", "reviews.enqueue_hitlreview"),
+    ("post", "/reviews/enqueue/1/undo/", "reviews.enqueue_hitlreview"),
+    ("post", "/jobs/retry/", "mediaanalysis.retry_analysisjob"),
     ("get", "/dashboard/", "mediaanalysis.view_dashboard"),
 ]
 EVERY_PERMISSION = sorted({perm for _, _, perm in RULES})
@@ -79,6 +81,8 @@ def test_groups_grant_the_rules_by_permission_only(reviewer, manager, admin_user
     assert not reviewer.has_perm("mediaanalysis.view_dashboard")
     assert manager.has_perm("reviews.enqueue_hitlreview")
     assert manager.has_perm("mediaanalysis.view_dashboard")
+    assert manager.has_perm("mediaanalysis.retry_analysisjob")
+    assert not reviewer.has_perm("mediaanalysis.retry_analysisjob")
     assert not manager.has_perm("reviews.claim_hitlreview")
     assert all(admin_user.has_perm(perm) for perm in EVERY_PERMISSION)
 

@@ -1,4 +1,4 @@
-"""The review workflow of PRODUCT.md section 3: every transition and every refused one, through
+"""The review workflow of docs/design.md, The review workflow: every transition and every refused one, through
 the services and through the pages. The clock is moved with time-machine, never slept on."""
 
 from datetime import timedelta
@@ -89,7 +89,7 @@ def test_manager_sends_the_ticked_results_to_review_with_a_priority(manager_clie
         follow=True,
     )
     assert response.redirect_chain[-1][0] == "/results/?model=whisper-large-v3"
-    assert "Sent 2 result(s) to review with priority 5." in messages_of(response)
+    assert messages_of(response)[0].startswith("Sent 2 results to review with priority 5.")
     opened = HITLReview.objects.order_by("analysis_result_id")
     assert [(r.analysis_result_id, r.status, r.priority) for r in opened] == [
         (ticked.pk, "pending", 5),
@@ -105,11 +105,17 @@ def test_manager_sends_every_result_of_the_current_filter_to_review(manager_clie
     make_result(model_used="whisper-large-v3")
     response = manager_client.post(
         url("review-enqueue"),
-        {"scope": "filter", "query": "model=tesseract-5&page=2", "priority": "2", "next": ""},
+        {
+            "scope": "filter",
+            "query": "model=tesseract-5&page=2",
+            "priority": "2",
+            "next": "",
+            "confirm": "1",
+        },
         follow=True,
     )
     assert response.redirect_chain[-1][0] == reverse("result-list")
-    assert "Sent 3 result(s) to review with priority 2." in messages_of(response)
+    assert messages_of(response)[0].startswith("Sent 3 results to review with priority 2.")
     assert set(HITLReview.objects.values_list("analysis_result_id", flat=True)) == {
         r.pk for r in ocr
     }
@@ -227,9 +233,10 @@ def test_a_result_never_has_two_open_reviews(manager_client):
     response = manager_client.post(
         url("review-enqueue"), {"scope": "selected", "result": result.pk}, follow=True
     )
-    assert "Sent 0 result(s) to review with priority 0. 1 already had an open review." in (
-        messages_of(response)
-    )
+    assert messages_of(response) == [
+        "Nothing was sent to review.",
+        "1 result already had an open review and kept it.",
+    ]
     assert HITLReview.objects.get().priority == 1
     with pytest.raises(IntegrityError), transaction.atomic():
         HITLReview.objects.create(analysis_result=result)

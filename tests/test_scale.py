@@ -1,4 +1,4 @@
-"""Beyond one machine (PRODUCT.md section 8): the read-replica router and the shared cache."""
+"""Beyond one machine (docs/design.md, Beyond one machine): the read-replica router and the shared cache."""
 
 import os
 import shutil

@@ -11,7 +11,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 
 from tests.conftest import make_file, make_job, make_result
 
-# column: (PostgreSQL type, length, nullable). Timestamps are aware (PRODUCT.md section 1);
+# column: (PostgreSQL type, length, nullable). Timestamps are aware (docs/design.md, Tables);
 # columns the seed gives only a default are NOT NULL with that default (its response schemas
 # require them); `approved` is 13 long because the seed's own "needs_changes" is.
 TS = "timestamp with time zone"
@@ -194,8 +194,8 @@ def test_review_queue_has_its_partial_indexes():
         name: (columns, where, unique)
         for _, name, columns, where, unique in pg_indexes(["hitl_reviews"])
     }
-    columns, where, unique = indexes["one_open_review_per_result"]
-    assert (columns, unique) == ("analysis_result_id", True)
+    columns, where, unique = indexes["one_open_review_per_result_and_round"]
+    assert (columns, unique) == ("analysis_result_id, round", True)
     assert "deleted_at IS NULL" in where and "completed" not in where
     columns, where, unique = indexes["idx_hitl_queue"]
     assert columns == "priority DESC, created_at, id"

@@ -1,4 +1,4 @@
-"""A client written against the seed's own Pydantic schemas (seed section 4) works as it is.
+"""A client written against the seed's own Pydantic schemas (the original design's API schemas) works as it is.
 
 Its Update schemas' `model_dump()` sends every field, null for those it does not mean to change;
 null on a column that cannot be NULL means "unchanged" (documented in the API's schema). Its
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from mediaanalysis.pipeline.models import AnalysisJob, ApiToken, UserSession
 from tests.conftest import make_job, make_session
 
-# The seed's schemas, as its section 4 writes them.
+# The original design's schemas, as it writes them.
 
 
 class ProcessingStatus(str, enum.Enum):  # noqa: UP042 (the seed's own spelling)

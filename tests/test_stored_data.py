@@ -1,4 +1,4 @@
-"""What is stored can always be shown (PRODUCT.md section 6).
+"""What is stored can always be shown (docs/design.md, Bad input and faults).
 
 Rows are written through the ORM without validation, as old data or SQL would have them: every
 text column holds a hostile value (a "/" in an id, "?", "#", "%", "..", right-to-left and

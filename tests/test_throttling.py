@@ -1,4 +1,4 @@
-"""Logins are throttled, and so is the API's token check (PRODUCT.md section 6)."""
+"""Logins are throttled, and so is the API's token check (docs/design.md, Bad input and faults)."""
 
 from datetime import timedelta
 

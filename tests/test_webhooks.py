@@ -84,6 +84,7 @@ def test_a_decision_reaches_the_receiver_once_signed_with_standard_webhooks(
         "corrections": {"speaker": "B"},
         "reviewer": reviewer.username,
         "decided_at": payload["data"]["decided_at"],
+        "round": 1,
     }
     assert datetime.fromisoformat(payload["data"]["result_version"]) == result.updated_at
     assert request.headers["webhook-id"].startswith("msg_")
@@ -411,6 +412,8 @@ def test_the_pipelines_changes_arrive_as_their_events(
         "review_id": review.pk,
         "result_id": created["id"],
         "priority": 0,
+        "round": 1,
+        "reason": "low_confidence",
         "enqueued_by": None,
         "enqueued_at": events["review.enqueued"]["enqueued_at"],
     }

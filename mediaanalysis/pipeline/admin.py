@@ -1,11 +1,18 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.utils import formats, timezone
 from django.utils.html import format_html
-from django.utils.translation import ngettext
 
-from .models import AnalysisJob, AnalysisResult, ApiToken, MediaFile, ProcessingStatus, UserSession
+from mediaanalysis.adminsite import ReadOnlyInline
+from mediaanalysis.templatetags.listing import duration, middle
+
+from .models import AnalysisJob, AnalysisResult, ApiToken, MediaFile, UserSession
 from .pagination import EstimatedCountPaginator
 from .queries import distinct_values
 from .services import MediaUnavailable, probe_media
+from .softdelete import cascade_counts, describe_cascade
 
 # Actions offered on both the list and a row's own page (Django 6.1).
 BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
@@ -14,6 +21,9 @@ PROBE_LIMIT = 100  # files probed by one admin action: each reads its media
 admin.site.site_header = "Media Analysis Dashboard — administration"
 admin.site.site_title = "Media Analysis admin"
 admin.site.index_title = "Pipeline data, reviews and users"
+# The lists need the width (1440 px holds a jobs or reviews list whole); the breadcrumbs and the
+# index page lead to every table.
+admin.site.enable_nav_sidebar = False
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -95,27 +105,66 @@ class SoftDeleteAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         queryset.soft_delete()
 
+    def get_deleted_objects(self, objs, request):
+        """The delete page's preview: what goes with these rows, counted by the cascade itself
+        (soft delete: nothing else, and no permission beyond this model's, is involved)."""
+        queryset = self.model.all_objects.filter(pk__in=[obj.pk for obj in objs])
+        counts = cascade_counts(queryset)
+        deleted = [
+            format_html("{} “{}”", self.opts.verbose_name, obj)
+            for obj in objs
+            if obj.deleted_at is None
+        ]
+        with_them = [
+            f"{n:,} {m._meta.verbose_name if n == 1 else m._meta.verbose_name_plural}"
+            for m, n in counts.items()
+            if m is not self.model
+        ]
+        model_count = {m._meta.verbose_name_plural: n for m, n in counts.items()}
+        return [*deleted, with_them] if with_them else deleted, model_count, set(), []
+
+    def response_delete(self, request, obj_display, obj_id):
+        response = super().response_delete(request, obj_display, obj_id)
+        obj = self.model.all_objects.filter(pk=obj_id).first()
+        if obj is not None:
+            self.message_user(
+                request,
+                f"It can be restored from the Deleted filter, with what went with it: "
+                f"{describe_cascade(_deleted_with(obj), self.model)}.",
+                messages.INFO,
+            )
+        return response
+
     @admin.display(boolean=True, description="deleted", ordering="deleted_at")
     def is_deleted(self, obj):
         return obj.is_deleted
 
     @admin.action(description="Delete selected (soft: can be restored)", permissions=["delete"])
     def soft_delete_selected(self, request, queryset):
-        count = queryset.soft_delete()
-        self.message_user(
-            request,
-            ngettext(
-                "Deleted %(count)d %(name)s, with its dependants. Restore it from the Deleted filter.",
-                "Deleted %(count)d %(name)s, with their dependants. Restore them from the Deleted filter.",
-                count,
+        """Show what would go with the selected rows; soft-delete them once confirmed."""
+        counts = cascade_counts(queryset)
+        if request.POST.get("post"):
+            queryset.soft_delete()
+            self.message_user(
+                request,
+                f"Deleted {describe_cascade(counts, self.model)}. "
+                "Restore them from the Deleted filter.",
+                messages.SUCCESS,
             )
-            % {
-                "count": count,
-                "name": self.model._meta.verbose_name
-                if count == 1
-                else self.model._meta.verbose_name_plural,
+            return None
+        return TemplateResponse(
+            request,
+            "admin/soft_delete_selected_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Delete (soft) the selected rows?",
+                "opts": self.opts,
+                "queryset": queryset,
+                "summary": describe_cascade(counts, self.model),
+                "model_count": {m._meta.verbose_name_plural: n for m, n in counts.items()}.items(),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
             },
-            messages.SUCCESS,
         )
 
     @admin.action(
@@ -133,12 +182,11 @@ class SoftDeleteAdmin(admin.ModelAdmin):
                 blocked.append(f"{obj} (its {parent._meta.verbose_name} “{parent}” is deleted)")
             else:
                 restorable.append(obj.pk)
-        count = self.model.all_objects.filter(pk__in=restorable).restore()
-        if count:
+        rows = self.model.all_objects.filter(pk__in=restorable)
+        counts = cascade_counts(rows, restoring=True)
+        if rows.restore():
             self.message_user(
-                request,
-                f"Restored {count} {self.model._meta.verbose_name_plural}.",
-                messages.SUCCESS,
+                request, f"Restored {describe_cascade(counts, self.model)}.", messages.SUCCESS
             )
         if blocked:
             self.message_user(
@@ -146,21 +194,32 @@ class SoftDeleteAdmin(admin.ModelAdmin):
                 "Not restored, restore the parent first: " + "; ".join(blocked),
                 messages.WARNING,
             )
-        if not count and not blocked:
+        if not restorable and not blocked:
             self.message_user(request, "None of the selected rows is deleted.", messages.INFO)
 
 
-class ResultInline(admin.TabularInline):
+def _deleted_with(obj):
+    return cascade_counts(type(obj).all_objects.filter(pk=obj.pk), restoring=True)
+
+
+def one_line(value, css="nowrap"):
+    """A value on one line."""
+    return format_html('<span class="{}">{}</span>', css, value)
+
+
+def session_cell(session_id):
+    """A session id on one line, cut in the middle where ids share a prefix; whole on hover,
+    in the search box (exact match) and on the row's page."""
+    return format_html(
+        '<span class="nowrap mono" title="{}">{}</span>', session_id, middle(session_id, 20)
+    )
+
+
+class ResultInline(ReadOnlyInline):
     model = AnalysisResult
     fk_name = "job"
     fields = ("analysis_type", "model_used", "confidence_score", "created_at")
     readonly_fields = fields
-    extra = 0
-    show_change_link = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MediaFile)
@@ -170,14 +229,33 @@ class MediaFileAdmin(SoftDeleteAdmin):
         "original_filename",
         "media_type",
         "mime_type",
-        "file_size",
-        "duration_seconds",
-        "session_id",
-        "storage_backend",
+        "size",
+        "length",
+        "session",
+        "storage",
         "created_at",
         "is_deleted",
     )
     list_filter = ("media_type", "storage_backend", "created_at")
+
+    @admin.display(description="storage", ordering="storage_backend")
+    def storage(self, obj):
+        return obj.storage_backend
+
+    @admin.display(description="size", ordering="file_size")
+    def size(self, obj):
+        return (
+            one_line(filesizeformat(obj.file_size), "nowrap") if obj.file_size is not None else "—"
+        )
+
+    @admin.display(description="duration", ordering="duration_seconds")
+    def length(self, obj):
+        return one_line(duration(obj.duration_seconds))
+
+    @admin.display(description="session id", ordering="session_id")
+    def session(self, obj):
+        return session_cell(obj.session_id)
+
     search_fields = ("=session_id", "original_filename")
     search_help_text = "Exact session id, or part of the original file name."
     readonly_fields = SoftDeleteAdmin.readonly_fields
@@ -208,14 +286,13 @@ class AnalysisJobAdmin(SoftDeleteAdmin):
     list_display = (
         "id",
         "job_type",
-        "status",
+        "state",
         "progress_percent",
-        "session_id",
+        "session",
         "media_file",
-        "retry_count",
-        "max_retries",
+        "retries",
         "created_at",
-        "completed_at",
+        "ran",
         "is_deleted",
     )
     list_select_related = ("media_file",)
@@ -226,30 +303,49 @@ class AnalysisJobAdmin(SoftDeleteAdmin):
     inlines = [ResultInline]
     actions = [*SoftDeleteAdmin.actions, "retry_failed"]
 
+    @admin.display(description="status", ordering="status")
+    def state(self, obj):
+        """The status as the app shows it: a processing job without updates is stalled."""
+        if obj.is_stalled:
+            return one_line(f"{obj.get_status_display()} · stalled", "nowrap stalled")
+        return obj.get_status_display()
+
     @admin.display(description="progress", ordering="progress")
     def progress_percent(self, obj):
         return format_html("{}%", round(obj.progress * 100))
 
+    @admin.display(description="session id", ordering="session_id")
+    def session(self, obj):
+        return session_cell(obj.session_id)
+
+    @admin.display(description="retries", ordering="retry_count")
+    def retries(self, obj):
+        return f"{obj.retry_count}/{obj.max_retries}"
+
+    @admin.display(description="ran", ordering="completed_at")
+    def ran(self, obj):
+        """From start to finish, as the jobs list shows it."""
+        return one_line(duration(obj.duration))
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("mediaanalysis.retry_analysisjob")
+
     @admin.action(
         description="Retry this failed job",
         description_plural="Retry selected failed jobs",
-        permissions=["change"],
+        permissions=["retry"],
         location=BOTH,
     )
     def retry_failed(self, request, queryset):
-        selected = list(queryset.values_list("pk", "status", "retry_count", "max_retries"))
-        retried = AnalysisJob.objects.filter(pk__in=[pk for pk, *_ in selected]).retry()
-        if retried:
+        outcome = queryset.retry_each()
+        if outcome.retried:
             self.message_user(
-                request, f"Sent {retried} failed job(s) back to pending.", messages.SUCCESS
+                request, f"Sent {outcome.retried} failed job(s) back to pending.", messages.SUCCESS
             )
-        refused = [
-            f"#{pk} ({'not failed: ' + status if status != ProcessingStatus.FAILED else f'no retries left: {retries}/{maximum}'})"
-            for pk, status, retries, maximum in selected
-            if status != ProcessingStatus.FAILED or retries >= maximum
-        ]
-        if refused:
-            self.message_user(request, "Not retried: " + ", ".join(refused), messages.WARNING)
+        if outcome.refused:
+            self.message_user(
+                request, "Not retried: " + ", ".join(outcome.refused), messages.WARNING
+            )
 
 
 @admin.register(AnalysisResult)
@@ -277,19 +373,38 @@ class AnalysisResultAdmin(SoftDeleteAdmin):
 @admin.register(UserSession)
 class UserSessionAdmin(SoftDeleteAdmin):
     list_display = (
-        "session_id",
+        "session",
         "ip_address",
         "started_at",
         "last_activity",
-        "ended_at",
-        "request_count",
-        "media_processed_count",
+        "state",
+        "requests",
+        "media_count",
         "is_deleted",
     )
     list_filter = ("last_activity", "started_at")
     search_fields = ("=session_id", "=ip_address")
     search_help_text = "Exact session id or IP address."
     ordering = ("-last_activity", "-id")
+
+    @admin.display(description="session id", ordering="session_id")
+    def session(self, obj):
+        return session_cell(obj.session_id)
+
+    @admin.display(description="requests", ordering="request_count")
+    def requests(self, obj):
+        return obj.request_count
+
+    @admin.display(description="media", ordering="media_processed_count")
+    def media_count(self, obj):
+        return obj.media_processed_count
+
+    @admin.display(description="state", ordering="ended_at")
+    def state(self, obj):
+        """Active, idle or ended, as the sessions list defines them (SESSION_ACTIVE_WITHIN)."""
+        if obj.ended_at:
+            return f"ended {formats.localize(timezone.localtime(obj.ended_at))}"
+        return obj.state.label
 
 
 @admin.register(ApiToken)

@@ -97,7 +97,7 @@ register_converter(AnyTextConverter, "anytext")
 READ, WRITE, ADMIN = "read", "write", "admin"
 SCOPES = {READ: {READ, WRITE, ADMIN}, WRITE: {WRITE, ADMIN}, ADMIN: {ADMIN}}
 LAST_USED_EVERY = timedelta(minutes=1)
-# The seed's execute_with_retry (section 2.3): idempotent reads, exponential backoff.
+# The seed's execute_with_retry: idempotent reads, exponential backoff.
 READ_ATTEMPTS, READ_BACKOFF = 3, 0.1
 
 
@@ -292,7 +292,7 @@ def invalid(request, exc):
 
 def retry_reads(view):
     """Retry an idempotent read when the connection dropped; never a constraint or SQL error
-    (seed section 2.3 retries connection failures only)."""
+    (as the seed did: docs/design.md, Bad input and faults)."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):

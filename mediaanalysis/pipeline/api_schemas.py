@@ -1,4 +1,4 @@
-"""The seed's Pydantic schemas (section 4), field for field, as django-ninja schemas.
+"""The original design's Pydantic schemas, field for field, as django-ninja schemas.
 
 Where the seed leaves a bound to the database (session_id's 36 characters, 32-bit integers,
 NUL characters PostgreSQL refuses), the schema states it too, so that bad input is a 422 that
@@ -168,7 +168,7 @@ class CreatedRange(FilterSchema):
 # 4.2 Media files
 
 
-# Where a file's media is (PRODUCT.md section 3a; README, "Media"): the dashboard plays it from
+# Where a file's media is (docs/design.md, Media; README, "Media"): the dashboard plays it from
 # `storage_backend` at the key `storage_path`, else `file_path`.
 STORAGE_BACKEND = (
     "`local`: a path relative to the dashboard's MEDIA_ROOT; `s3` or `r2`: a key in the"

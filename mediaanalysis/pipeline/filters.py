@@ -9,7 +9,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import search
-from .models import AnalysisJob, AnalysisResult, MediaFile, MediaType, ProcessingStatus, UserSession
+from .models import (
+    AnalysisJob,
+    AnalysisResult,
+    MediaFile,
+    MediaType,
+    ProcessingStatus,
+    SessionState,
+    UserSession,
+)
 from .queries import distinct_values
 
 YES_NO = [("", "any"), ("true", "yes"), ("false", "no")]
@@ -62,15 +70,27 @@ class SuggestInput(forms.TextInput):
 
 
 class DateOrDateTimeInput(forms.DateInput):
-    """A date picker; a value with a time (from a dashboard link) keeps its time."""
+    """An ISO date box (2026-11-01), which also takes a time (2026-11-01 09:30, as dashboard
+    links give it).
 
-    input_type = "date"
+    A text box, not the browser's date picker: Chromium shows that in the browser's locale
+    (11/01/2026 in an American one) whatever the page's `lang`, while the app shows ISO dates.
+    """
 
-    def get_context(self, name, value, attrs):
-        context = super().get_context(name, value, attrs)
-        if len(str(context["widget"]["value"] or "")) > 10:
-            context["widget"]["type"] = "datetime-local"
-        return context
+    input_type = "text"
+    format = "%Y-%m-%d"
+
+    def __init__(self, attrs=None):
+        super().__init__(
+            {
+                "placeholder": "YYYY-MM-DD",
+                "pattern": r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?",
+                "title": "A date as YYYY-MM-DD, optionally with a time: YYYY-MM-DD HH:MM",
+                "autocomplete": "off",
+                "size": 10,
+                **(attrs or {}),
+            }
+        )
 
 
 class DateOrDateTimeField(forms.DateTimeField):
@@ -97,18 +117,27 @@ class CreatedRangeFilter(django_filters.Filter):
         super().__init__(*args, **kwargs)
 
     def filter(self, qs, value):
-        if value is None:
+        moment = range_bound(value, before=self.before)
+        if moment is None:
             return qs
-        moment = value
-        try:
-            if not isinstance(value, datetime):
-                moment = datetime.combine(value, time.min) + timedelta(days=1 if self.before else 0)
-            if timezone.is_naive(moment):
-                moment = timezone.make_aware(moment)
-        except (OverflowError, ValueError):
-            return qs  # the very edge of the calendar bounds nothing
         lookup = "lt" if self.before else "gte"
         return qs.filter(**{f"{self.field_name}__{lookup}": moment})
+
+
+def range_bound(value, *, before: bool) -> datetime | None:
+    """The aware moment a date or datetime bound means: a bare date `before` is the next day's
+    start (that whole day is in). None for no value, or the very edge of the calendar."""
+    if value is None:
+        return None
+    moment = value
+    try:
+        if not isinstance(value, datetime):
+            moment = datetime.combine(value, time.min) + timedelta(days=1 if before else 0)
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+    except (OverflowError, ValueError):
+        return None
+    return moment
 
 
 class SortFilter(django_filters.OrderingFilter):
@@ -207,8 +236,19 @@ def fraction_filter(lookup: str, label: str):
     )
 
 
+def _readable(value) -> str:
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+# Parameters every list takes besides its filters (PageForm's).
+PAGING = ("page", "per_page")
+
+
 class ListFilterSet(django_filters.FilterSet):
-    """Knows whether any filter is in force (the unfiltered list may show an estimated total)."""
+    """Knows whether any filter is in force (the unfiltered list may show an estimated total),
+    which ones, and which parameters it did not understand."""
 
     SORTS: dict = {}
 
@@ -219,6 +259,41 @@ class ListFilterSet(django_filters.FilterSet):
         return any(
             value not in (None, "", [], ()) for name, value in cleaned.items() if name != "sort"
         )
+
+    def unknown_parameters(self) -> list[str]:
+        """Query parameters that are no filter of this list (a typo, an old link): ignored."""
+        if not self.is_bound:
+            return []
+        return sorted(set(self.data) - set(self.form.fields) - set(PAGING))
+
+    def problems(self) -> list[str]:
+        """Every filter that was not understood and is not applied, as a sentence each."""
+        self.form.is_valid()
+        problems = [
+            f"{self.form.fields[name].label or name}: {' '.join(errors)}"
+            if name in self.form.fields
+            else " ".join(errors)
+            for name, errors in self.form.errors.items()
+        ]
+        problems += [
+            f"“{name[:50]}” is not a filter of this list." for name in self.unknown_parameters()
+        ]
+        return problems
+
+    def in_force(self) -> list[tuple[str, str]]:
+        """(label, value) of each filter applied, as a person would read it."""
+        if not self.is_bound or not self.form.is_valid():
+            return []
+        shown = []
+        for name, value in self.form.cleaned_data.items():
+            if value in (None, "", [], ()) or name == "sort" or name in self.form.errors:
+                continue
+            field = self.form.fields[name]
+            choices = dict(getattr(field, "choices", []))
+            values = value if isinstance(value, list | tuple) else [value]
+            text = ", ".join(_readable(choices.get(v, v)) for v in values)
+            shown.append((str(field.label or name), text))
+        return shown
 
 
 class JobFilter(ListFilterSet):
@@ -238,6 +313,17 @@ class JobFilter(ListFilterSet):
     )
     created_after = CreatedRangeFilter(field_name="created_at", label="Created from")
     created_before = CreatedRangeFilter(field_name="created_at", before=True, label="Created to")
+    # When a job completed or failed (the dashboard's throughput counts jobs by this).
+    finished_after = CreatedRangeFilter(field_name="completed_at", label="Finished from")
+    finished_before = CreatedRangeFilter(
+        field_name="completed_at", before=True, label="Finished to"
+    )
+    stalled = django_filters.ChoiceFilter(
+        choices=YES_NO[1:],
+        empty_label="any",
+        method="filter_stalled",
+        label="Stalled",
+    )
     has_error = django_filters.ChoiceFilter(
         choices=YES_NO[1:],
         empty_label="any",
@@ -250,6 +336,10 @@ class JobFilter(ListFilterSet):
     class Meta:
         model = AnalysisJob
         fields = []
+
+    def filter_stalled(self, qs, name, value):
+        """Processing with no update for JOB_STALLED_AFTER seconds (idx_job_live_stalled)."""
+        return qs.stalled() if value == "true" else qs.not_stalled()
 
     def filter_has_error(self, qs, name, value):
         has_error = Q(error_message__isnull=False) & ~Q(error_message="")
@@ -343,11 +433,10 @@ class FileFilter(ListFilterSet):
 class SessionFilter(ListFilterSet):
     session_id = text_filter("session_id", "Session id", max_length=36)
     ip_address = text_filter("ip_address", "IP address", max_length=45)
-    active = django_filters.ChoiceFilter(
-        choices=[("true", "active"), ("false", "ended")],
+    state = django_filters.ChoiceFilter(
+        choices=SessionState.choices,
         empty_label="any",
-        field_name="ended_at",
-        method="filter_active",
+        method="filter_state",
         label="State",
     )
     started_after = CreatedRangeFilter(field_name="started_at", label="Started from")
@@ -358,5 +447,5 @@ class SessionFilter(ListFilterSet):
         model = UserSession
         fields = []
 
-    def filter_active(self, qs, name, value):
-        return qs.filter(ended_at__isnull=value == "true")
+    def filter_state(self, qs, name, value):
+        return qs.in_state(value)

@@ -1,15 +1,17 @@
-"""The pipeline's tables, as the seed's sections 3 and 5 define them (PRODUCT.md section 1).
+"""The pipeline's tables, as the original design defines them (docs/design.md, Tables).
 
 Table, column and index names are the seed's. Where the seed gives a column only a Python-side
 default (progress, retry_count, storage_backend, request_count...), the column is NOT NULL with
 that default in the database: the seed's own response schemas declare those fields non-optional.
 """
 
+import dataclasses
 import hashlib
 import mimetypes
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Now
@@ -214,7 +216,7 @@ class MediaFile(SoftDeleteModel):
 class MediaPeaks(models.Model):
     """A media file's waveform peaks, computed once from its audio and stored (peaks.py).
 
-    A table rather than files: every app server reads the same rows (PRODUCT.md section 8).
+    A table rather than files: every app server reads the same rows (docs/design.md, Beyond one machine).
     `source` is a hash of where the media was and, on local disk, its size and mtime: a
     changed file no longer matches, and its peaks are computed again. While `state` is
     computing, `started_at` is the lease of the one request or worker that computes them.
@@ -262,6 +264,7 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
             "started_at",
             "completed_at",
             "created_at",
+            "updated_at",
             "media_file__id",
             "media_file__original_filename",
             "media_file__media_type",
@@ -274,6 +277,32 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
     def retryable(self):
         return self.filter(status=ProcessingStatus.FAILED, retry_count__lt=F("max_retries"))
 
+    def stalled(self, now=None):
+        """Jobs processing with no update (progress or otherwise) for JOB_STALLED_AFTER seconds.
+
+        A range of idx_job_live_stalled: the partial index holds only live processing jobs.
+        """
+        return self.filter(status=ProcessingStatus.PROCESSING, updated_at__lt=stalled_before(now))
+
+    def not_stalled(self, now=None):
+        return self.exclude(status=ProcessingStatus.PROCESSING, updated_at__lt=stalled_before(now))
+
+    def retry_each(self, now=None) -> "RetryOutcome":
+        """Retry these jobs where the rules allow; say why each of the others was not retried."""
+        selected = list(
+            self.values_list("pk", "status", "retry_count", "max_retries", "deleted_at")
+        )
+        live = [pk for pk, *_, deleted_at in selected if deleted_at is None]
+        outcome = RetryOutcome(retried=self.model.objects.filter(pk__in=live).retry(now))
+        for pk, status, retries, maximum, deleted_at in selected:
+            if deleted_at is not None:
+                outcome.refused.append(f"#{pk} (deleted)")
+            elif status != ProcessingStatus.FAILED:
+                outcome.refused.append(f"#{pk} (not failed: {status})")
+            elif retries >= maximum:
+                outcome.refused.append(f"#{pk} (no retries left: {retries}/{maximum})")
+        return outcome
+
     def retry(self, now=None) -> int:
         """Send failed jobs with retries left back to pending; return how many went."""
         now = now or timezone.now()
@@ -285,6 +314,17 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
             completed_at=None,
             updated_at=now,
         )
+
+
+def stalled_before(now=None):
+    """The moment before which a processing job's last update makes it stalled."""
+    return (now or timezone.now()) - timedelta(seconds=settings.JOB_STALLED_AFTER)
+
+
+@dataclasses.dataclass
+class RetryOutcome:
+    retried: int
+    refused: list[str] = dataclasses.field(default_factory=list)  # "#12 (no retries left: 3/3)"
 
 
 class AnalysisJob(SoftDeleteModel):
@@ -320,7 +360,10 @@ class AnalysisJob(SoftDeleteModel):
 
     class Meta(SoftDeleteModel.Meta):
         db_table = "analysis_jobs"
-        permissions = [("view_dashboard", "Can view the manager dashboard")]
+        permissions = [
+            ("view_dashboard", "Can view the manager dashboard"),
+            ("retry_analysisjob", "Can retry failed jobs"),
+        ]
         indexes = [
             models.Index(fields=["session_id"], name="idx_analysis_jobs_session"),
             models.Index(fields=["status"], name="idx_job_status"),
@@ -331,7 +374,7 @@ class AnalysisJob(SoftDeleteModel):
             models.Index(
                 fields=["session_id", "-created_at"], name="idx_analysis_jobs_session_time"
             ),
-            # Not in the seed: the foreign key (seed section 8.2), for a file's jobs and the cascade.
+            # Not in the seed: a foreign key (docs/design.md, Tables), for a file's jobs and the cascade.
             models.Index(fields=["media_file"], name="idx_job_media_file"),
             # The jobs list, newest first, whole or by status: live rows only, in the page's
             # order, so a page and its bounded count are index-only scans (docs/performance.md).
@@ -340,6 +383,15 @@ class AnalysisJob(SoftDeleteModel):
                 fields=["status", "-created_at", "-id"],
                 name="idx_job_live_status_list",
                 condition=LIVE,
+            ),
+            # The dashboard's throughput counts jobs by when they finished.
+            models.Index(fields=["completed_at"], name="idx_job_live_completed", condition=LIVE),
+            # Stalled jobs (the dashboard's count, the list's filter): live processing jobs by
+            # their last update; a small index, since few jobs are processing at any time.
+            models.Index(
+                fields=["updated_at"],
+                name="idx_job_live_stalled",
+                condition=LIVE & Q(status=ProcessingStatus.PROCESSING),
             ),
         ]
         constraints = [
@@ -374,6 +426,11 @@ class AnalysisJob(SoftDeleteModel):
         if self.started_at and self.completed_at:
             return self.completed_at - self.started_at
         return None
+
+    @property
+    def is_stalled(self) -> bool:
+        """The row-level twin of `AnalysisJob.objects.stalled()`."""
+        return self.status == ProcessingStatus.PROCESSING and self.updated_at < stalled_before()
 
     @property
     def can_retry(self) -> bool:
@@ -511,7 +568,7 @@ class AnalysisResult(SoftDeleteModel):
                 fields=["analysis_type", "-confidence_score"],
                 name="idx_analysis_results_type_confidence",
             ),
-            # Not in the seed: the foreign key (seed section 8.2), for a file's results.
+            # Not in the seed: a foreign key (docs/design.md, Tables), for a file's results.
             models.Index(fields=["media_file"], name="idx_result_media_file"),
             # The results list: newest first, by model (with confidence for its range filter),
             # sorted by confidence, and the bounded count of a model + confidence range filter
@@ -552,7 +609,28 @@ class AnalysisResult(SoftDeleteModel):
         return reverse("result-detail", args=[self.pk])
 
 
+def active_since(now=None):
+    """A session seen after this moment, and not ended, is active (SESSION_ACTIVE_WITHIN)."""
+    return (now or timezone.now()) - timedelta(seconds=settings.SESSION_ACTIVE_WITHIN)
+
+
+class SessionState(models.TextChoices):
+    ACTIVE = "active"
+    IDLE = "idle"
+    ENDED = "ended"
+
+
 class UserSessionQuerySet(SoftDeleteQuerySet):
+    def in_state(self, state: str, now=None):
+        """Active: not ended and seen within SESSION_ACTIVE_WITHIN; idle: not ended, not seen
+        since; ended: has an end. A range of idx_session_activity for the first two."""
+        if state == SessionState.ENDED:
+            return self.filter(ended_at__isnull=False)
+        recent = Q(last_activity__gte=active_since(now))
+        return self.filter(
+            Q(ended_at__isnull=True) & (recent if state == SessionState.ACTIVE else ~recent)
+        )
+
     def for_list(self):
         return self.only(
             "id",
@@ -612,6 +690,15 @@ class UserSession(SoftDeleteModel):
 
     def get_absolute_url(self):
         return reverse("session-detail", args=[self.session_id])
+
+    @property
+    def state(self) -> SessionState:
+        """The row-level twin of `UserSession.objects.in_state()`."""
+        if self.ended_at is not None:
+            return SessionState.ENDED
+        if self.last_activity >= active_since():
+            return SessionState.ACTIVE
+        return SessionState.IDLE
 
 
 class ApiTokenQuerySet(models.QuerySet):

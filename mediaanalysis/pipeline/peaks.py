@@ -1,5 +1,5 @@
 """Waveform peaks: computed once per media file (and again only when the file changes), stored
-in `media_peaks`, served small (GET /files/<id>/peaks/, PRODUCT.md section 4).
+in `media_peaks`, served small (GET /files/<id>/peaks/, docs/design.md, The contract).
 
 The first request computes them. Audio up to PEAKS_INLINE_MAX_SECONDS long (ten minutes
 decode in two or three seconds) is computed in that request; longer audio by a background

@@ -20,7 +20,14 @@ from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.utils.cache import get_conditional_response
 from django.utils.http import content_disposition_header, http_date, parse_http_date_safe
 
-from .storage import MediaLocation, StorageUnavailable, object_exists, open_local, presigned_url
+from .storage import (
+    MediaLocation,
+    StorageUnavailable,
+    locate,
+    object_exists,
+    open_local,
+    presigned_url,
+)
 
 BLOCK_SIZE = 256 * 1024
 # Types a browser shows without running anything of the file's own. Anything else (HTML, SVG,
@@ -111,6 +118,20 @@ class RangeFile:
 
     def close(self):
         self.file.close()
+
+
+def file_media_response(request, media, download=False):
+    """The answer to GET/HEAD /files/<id>/media/ for a file's row (MediaFile.for_media())."""
+    location = locate(media)
+    content_type, inline = content_type_for(media.mime_type, location.key)
+    return media_response(
+        request,
+        location,
+        content_type=content_type,
+        inline=inline,
+        filename=safe_filename(media.original_filename, f"media-{media.pk}"),
+        download=download,
+    )
 
 
 def media_response(request, location: MediaLocation, *, content_type, inline, filename, download):

@@ -1,4 +1,4 @@
-"""Soft delete: `deleted_at` is the only source of truth (PRODUCT.md section 2).
+"""Soft delete: `deleted_at` is the only source of truth (docs/design.md, Soft delete).
 
 Deleting a row stamps it and every live dependant (reverse foreign keys from other soft-delete
 models: media file -> jobs and results -> reviews) with one and the same timestamp, in one
@@ -10,7 +10,7 @@ second flag or a change-set table, or restore every dependant; the timestamp mat
 whole mechanism and needs neither.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from django.db import models, transaction
 from django.db.models.functions import Now
@@ -90,33 +90,79 @@ class SoftDeleteModel(models.Model):
 
 
 def dependants(model):
-    """(model, fk name) of every soft-delete model pointing at `model`."""
+    """(model, fk name) of every soft-delete model pointing at `model`.
+
+    Not a model's links to its own rows (a second review's link to the first): those rows are
+    reached through their own parent, which they share.
+    """
     for rel in model._meta.related_objects:
-        if rel.one_to_many and issubclass(rel.related_model, SoftDeleteModel):
+        if (
+            rel.one_to_many
+            and issubclass(rel.related_model, SoftDeleteModel)
+            and rel.related_model is not model
+        ):
             yield rel.related_model, rel.field.name
 
 
-def _stamp(model, pks, now) -> None:
+def _cascade(model, pks, deleted_at=None, seen=None):
+    """(model, pks) of these rows, then of every dependant that goes (or comes back) with them.
+
+    Deleting (`deleted_at` None): the live dependants. Restoring: the dependants deleted at the
+    very moment `deleted_at`. A row reached twice (a result is a child of its job and of its
+    file) comes once.
+    """
+    seen = {} if seen is None else seen
+    pks = [pk for pk in pks if pk not in seen.setdefault(model, set())]
     if not pks:
         return
-    model.all_objects.filter(pk__in=pks).update(deleted_at=now, updated_at=now)
+    seen[model].update(pks)
+    yield model, pks
     for child, fk in dependants(model):
-        child_pks = list(
-            child.all_objects.alive().filter(**{f"{fk}__in": pks}).values_list("pk", flat=True)
-        )
-        _stamp(child, child_pks, now)
+        rows = child.all_objects.filter(**{f"{fk}__in": pks})
+        rows = rows.alive() if deleted_at is None else rows.filter(deleted_at=deleted_at)
+        yield from _cascade(child, list(rows.values_list("pk", flat=True)), deleted_at, seen)
+
+
+def _stamp(model, pks, now) -> None:
+    for rows_model, rows in list(_cascade(model, pks)):
+        rows_model.all_objects.filter(pk__in=rows).update(deleted_at=now, updated_at=now)
 
 
 def _unstamp(model, pks, deleted_at) -> None:
-    if not pks:
-        return
-    model.all_objects.filter(pk__in=pks, deleted_at=deleted_at).update(
-        deleted_at=None, updated_at=timezone.now()
-    )
-    for child, fk in dependants(model):
-        child_pks = list(
-            child.all_objects.filter(**{f"{fk}__in": pks, "deleted_at": deleted_at}).values_list(
-                "pk", flat=True
-            )
+    """`pks` were deleted at `deleted_at`; they come back with what was deleted with them."""
+    restored_at = timezone.now()
+    for rows_model, rows in list(_cascade(model, pks, deleted_at)):
+        rows_model.all_objects.filter(pk__in=rows, deleted_at=deleted_at).update(
+            deleted_at=None, updated_at=restored_at
         )
-        _unstamp(child, child_pks, deleted_at)
+
+
+def cascade_counts(queryset, *, restoring: bool = False) -> Counter:
+    """How many rows of each model a soft delete of `queryset` would take with it, or a restore
+    would bring back: the preview on the admin's delete page and the restore's message."""
+    counts = Counter()
+    if restoring:
+        by_stamp = defaultdict(list)
+        for pk, deleted_at in queryset.deleted().values_list("pk", "deleted_at"):
+            by_stamp[deleted_at].append(pk)
+        groups = by_stamp.items()
+    else:
+        groups = [(None, list(queryset.alive().values_list("pk", flat=True)))]
+    for deleted_at, pks in groups:
+        for model, rows in _cascade(queryset.model, pks, deleted_at):
+            counts[model] += len(rows)
+    return counts
+
+
+def describe_cascade(counts: Counter, model) -> str:
+    """“1 media file with 3 analysis jobs, 3 analysis results and 1 HITL review”."""
+
+    def amount(m, n):
+        return f"{n:,} {m._meta.verbose_name if n == 1 else m._meta.verbose_name_plural}"
+
+    text = amount(model, counts.get(model, 0))
+    others = [amount(m, n) for m, n in counts.items() if m is not model and n]
+    if others:
+        listed = others[0] if len(others) == 1 else ", ".join(others[:-1]) + " and " + others[-1]
+        text += f" with {listed}"
+    return text

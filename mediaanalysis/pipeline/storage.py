@@ -175,7 +175,7 @@ def _object_storage(bucket, endpoint, region, access_key, expiry, addressing_sty
 
 
 def object_storage():
-    """django-storages' S3 storage under the settings of PRODUCT.md 3a (one per settings)."""
+    """django-storages' S3 storage under the settings of docs/design.md, Media (one per settings)."""
     return _object_storage(
         settings.AWS_STORAGE_BUCKET_NAME,
         settings.AWS_S3_ENDPOINT_URL,

@@ -80,3 +80,15 @@ def stamp(value):
     The lists format thousands of these; `date` takes the long way through localisation.
     """
     return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+@register.filter
+def middle(value, length=14):
+    """Shortened in the middle ("demo-c6…f01234"): ids that share a prefix stay distinct."""
+    text = str(value or "")
+    length = int(length)
+    if len(text) <= length:
+        return text
+    keep = length - 1
+    head = (keep + 1) // 2
+    return f"{text[:head]}…{text[len(text) - (keep - head) :]}"

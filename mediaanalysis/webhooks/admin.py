@@ -3,6 +3,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from mediaanalysis.adminsite import ReadOnlyAdmin, ReadOnlyInline
+
 from . import services
 from .models import SUBSCRIBABLE, Delivery, DeliveryAttempt, Endpoint, Event, new_secret
 
@@ -27,18 +29,6 @@ class EndpointForm(forms.ModelForm):
         return self.cleaned_data["secret"].strip() or new_secret()
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 class AttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
     fields = (
@@ -60,14 +50,6 @@ class DeliveryInline(ReadOnlyInline):
     model = Delivery
     fields = ("endpoint", "status", "attempts", "next_attempt_at", "last_status_code", "last_error")
     readonly_fields = fields
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Endpoint)

@@ -1,7 +1,7 @@
 // Drafts kept in the browser: what the reviewer types on a review page is saved in localStorage
 // (one entry per review: notes, corrections, the decision chosen) as they type, and stays there
 // until the server has accepted the decision. So nothing typed is lost to a reload, a closed tab,
-// a refused decision or a database outage (PRODUCT.md section 3, "Drafts").
+// a refused decision or a database outage (docs/design.md, The review workflow, "Drafts").
 //
 // The server says it accepted a decision in two ways: the page it sends the reviewer to next
 // carries `?decided=<id>`, and the page of a review this reviewer decided has

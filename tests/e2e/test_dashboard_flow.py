@@ -12,9 +12,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def test_manager_switches_the_window_and_follows_a_figure_to_its_jobs(new_page, manager):
     now = timezone.now()
-    make_job(status="failed", error_message="disk full", created_at=now - timedelta(hours=2))
-    make_job(status="failed", error_message="codec", created_at=now - timedelta(days=3))
-    make_job(status="completed", created_at=now - timedelta(hours=1))
+    for hours, status, error in [
+        (2, "failed", "disk full"),
+        (72, "failed", "codec"),
+        (1, "completed", None),
+    ]:
+        moment = now - timedelta(hours=hours)
+        make_job(status=status, error_message=error, created_at=moment, completed_at=moment)
     page = new_page()
     login(page, manager)
     page.goto("/dashboard/")
@@ -29,7 +33,7 @@ def test_manager_switches_the_window_and_follows_a_figure_to_its_jobs(new_page, 
 
     failed.click()
     page.wait_for_url("**/jobs/?*")
-    assert "status=failed" in page.url and "created_after=" in page.url
+    assert "status=failed" in page.url and "finished_after=" in page.url
     rows = page.locator("#table tbody tr")
     expect(rows).to_have_count(2)
     expect(page.locator("#id_status input[value=failed]")).to_be_checked()

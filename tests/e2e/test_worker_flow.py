@@ -58,10 +58,12 @@ def test_a_worker_reports_through_the_api_and_people_see_it_live(
 
     worker.send("PATCH", f"/api/jobs/{job['id']}", {"progress": 0.55})
     expect(manager_page.locator("#job-progress-value")).to_have_text("55.0%")
+    assert manager_page.evaluate("window.stillTheSamePage") is True  # no reload: htmx swapped it
     worker.send("PATCH", f"/api/jobs/{job['id']}", {"status": "completed"})
     expect(manager_page.locator("#job-status")).to_have_text("Completed")
     expect(manager_page.locator("#job-progress-value")).to_have_text("100.0%")
-    assert manager_page.evaluate("window.stillTheSamePage") is True  # no reload: htmx swapped it
+    # Finished: the whole page is reloaded, so the details beside the progress are current too.
+    expect(manager_page.locator("aside tr", has_text="Processing time")).not_to_contain_text("—")
 
     result = worker.send(
         "POST",

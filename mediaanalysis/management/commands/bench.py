@@ -1,4 +1,4 @@
-"""The benchmark of PRODUCT.md section 7.
+"""The benchmark of docs/design.md, Performance targets.
 
 Pages are requested in-process through Django's test client, so every middleware runs, logged
 in as the role that uses them. For each: the median and p95 server time over --runs after a
@@ -41,6 +41,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from dashboard.stats import WINDOWS, Scope, quality_figures
 from mediaanalysis import bench_webhooks
 from mediaanalysis.management import vocabulary
 from mediaanalysis.pipeline import search
@@ -55,6 +56,7 @@ from mediaanalysis.pipeline.models import (
     UserSession,
 )
 from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
+from mediaanalysis.pipeline.signed_media import signed_url
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, RoleBackend, ensure_groups
 from reviews import services
 from reviews.models import HELD, OPEN, HITLReview, ReviewEvent
@@ -148,6 +150,12 @@ class Command(BaseCommand):
             "--media-mb", type=int, default=256, help="size of the file served in 1 MB ranges"
         )
         parser.add_argument(
+            "--media-rounds",
+            type=int,
+            default=3,
+            help="rounds of 1 MB ranges per side (whitenoise, signed URL, signed in); medians count",
+        )
+        parser.add_argument(
             "--audio-minutes",
             type=int,
             default=60,
@@ -171,6 +179,7 @@ class Command(BaseCommand):
         write_rows,
         skip_media,
         media_mb,
+        media_rounds,
         audio_minutes,
         json_path,
         webhooks,
@@ -210,7 +219,7 @@ class Command(BaseCommand):
             report["ratios"] = self.ratios(report["pages"])
             self.print_ratios(report["ratios"])
         if not skip_media:
-            report["media"] = self.media(media_mb, audio_minutes)
+            report["media"] = self.media(media_mb, audio_minutes, media_rounds)
         if not skip_claims:
             levels = [int(n) for n in concurrency.split(",") if n.strip()]
             runs = [(level, False, None) for level in levels] if plain else []
@@ -281,6 +290,11 @@ class Command(BaseCommand):
             "files": MediaFile.all_objects.count(),
             "sessions": UserSession.all_objects.count(),
             "reviews": HITLReview.all_objects.count(),
+            "second_reviews": HITLReview.all_objects.filter(
+                round=2, gold_item__isnull=True
+            ).count(),
+            "adjudications": HITLReview.all_objects.filter(round=3).count(),
+            "gold_checks": HITLReview.all_objects.filter(gold_item__isnull=False).count(),
         }
 
     # Pages
@@ -332,6 +346,21 @@ class Command(BaseCommand):
             "dashboard, cold (30 days)", manager, "/dashboard/?window=30d", cold=True
         )
         yield self.measure("dashboard, warm (30 days)", manager, "/dashboard/?window=30d")
+        # Quality (docs/quality.md): the recount's share of the agreement figures and the
+        # reviewer analytics alone, and the results list a figure links to.
+        for window in ("24h", "30d"):
+            yield self.measure_quality(window)
+        since = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+        yield self.measure(
+            "results list, quality=disagreed (30 days)",
+            manager,
+            f"/results/?quality=disagreed&quality_since={since}",
+        )
+        yield self.measure(
+            "results list, second reviews of one reviewer",
+            manager,
+            f"/results/?quality=second_reviewed&reviewer=bulk-reviewer-01&quality_since={since}",
+        )
         yield self.measure_claims_in_process(reviewer)
 
     def floor(self):
@@ -346,9 +375,10 @@ class Command(BaseCommand):
         finally:
             request_log.setLevel(level)
 
-    def measure(self, name, user, url, cold=False, codes=(200,)):
-        client = Client()
-        client.force_login(user)
+    def measure(self, name, user, url, cold=False, codes=(200,), headers=None):
+        client = Client(headers=headers)
+        if user is not None:  # None: no session at all (a signed media URL)
+            client.force_login(user)
         runs, warmup = (max(3, self.runs // 5), 1) if cold else (self.runs, self.warmup)
         for _ in range(warmup):
             self.expect_ok(client.get(url), name, codes)
@@ -364,6 +394,29 @@ class Command(BaseCommand):
                 timings.append(time.perf_counter() - started)
             recorders.append(recorder)
         return self.summarise(name, url, timings, recorders)
+
+    def measure_quality(self, window):
+        """The quality figures of a dashboard recount (agreement, overturns, gold, routing,
+        open adjudications) and the reviewer analytics, timed without the rest of the page."""
+        scope = Scope(window=window)
+        timings, recorders = [], []
+        for n in range(max(3, self.runs // 5) + 1):
+            now = timezone.now()
+            start = now - scope.span
+            recorder = QueryRecorder()
+            with connection.execute_wrapper(recorder):
+                started = time.perf_counter()
+                quality_figures(scope, start, now)
+                elapsed = time.perf_counter() - started
+            if n:  # the first run warms the connection and the plans
+                timings.append(elapsed)
+                recorders.append(recorder)
+        return self.summarise(
+            f"quality figures alone, cold ({WINDOWS[window][0]})",
+            "dashboard.stats.quality_figures()",
+            timings,
+            recorders,
+        )
 
     def measure_claims_in_process(self, reviewer):
         """Claim next in-process; each claimed review is decided (untimed) before the next."""
@@ -480,34 +533,42 @@ class Command(BaseCommand):
 
     # Media
 
-    def media(self, media_mb, audio_minutes):
-        rows = {"ranges": [], "peaks": None}
+    def media(self, media_mb, audio_minutes, rounds=3):
+        rows = {"ranges": [], "peaks": None, "review_page": None}
         for clients in (1, 4):
-            row = self.media_ranges(media_mb, clients)
+            row = self.media_ranges(media_mb, clients, rounds)
             rows["ranges"].append(row)
+            speed, latency = row["mb_per_s"], row["one_byte_median_ms"]
             self.stdout.write(
-                f"media ranges, 1 MB x {row['requests']:,}, {clients} client(s): app"
-                f" {row['app_mb_per_s']} MB/s, whitenoise {row['whitenoise_mb_per_s']} MB/s,"
-                f" app / whitenoise {row['ratio']}; a one-byte range: app"
-                f" {row['one_byte_median_ms']['app']} ms, whitenoise"
-                f" {row['one_byte_median_ms']['whitenoise']} ms; gunicorn's peak RSS"
-                f" {row['gunicorn_rss_mb']} MB"
+                f"media ranges, 1 MB x {row['requests']:,}, {clients} client(s), median of"
+                f" {rounds} rounds: signed URL {speed['signed']} MB/s, signed in"
+                f" {speed['signed_in']} MB/s, whitenoise {speed['whitenoise']} MB/s;"
+                f" signed / whitenoise {row['ratio']} (rounds {row['ratios']}), signed in /"
+                f" whitenoise {row['ratio_signed_in']}; a one-byte range: signed"
+                f" {latency['signed']} ms, signed in {latency['signed_in']} ms, whitenoise"
+                f" {latency['whitenoise']} ms; gunicorn's peak RSS {row['gunicorn_rss_mb']} MB"
             )
         rows["peaks"] = self.media_peaks(audio_minutes)
         peaks = rows["peaks"]
         self.stdout.write(
             f"peaks of {audio_minutes} min of audio: computed in {peaks['compute_s']} s"
             f" ({peaks['compute_cpu_s']} s of CPU)"
-            f" ({peaks['length']} peaks, {peaks['gzip_kb']} KB gzipped); served: median"
+            f" ({peaks['length']} peaks, {peaks['gzip_kb']} KB gzipped); served signed in: median"
             f" {peaks['serve']['median_ms']} ms, p95 {peaks['serve']['p95_ms']} ms,"
-            f" {peaks['serve']['queries']} queries (the peaks' own part"
+            f" {peaks['serve']['queries']} queries; by signed URL: median"
+            f" {peaks['signed']['median_ms']} ms, p95 {peaks['signed']['p95_ms']} ms,"
+            f" {peaks['signed']['queries']} queries (the peaks' own part"
             f" {peaks['peaks_only_median_ms']} ms; a signed-in 404 page {peaks['floor_median_ms']} ms)"
         )
+        rows["review_page"] = self.media_review_page()
+        for row in rows["review_page"]:
+            self.print_row(row)
         return rows
 
-    def media_ranges(self, media_mb, clients):
-        """The same file in 1 MB Range requests through GET /files/<id>/media/ (signed in,
-        authorized) and from whitenoise (STATIC_ROOT), over HTTP against gunicorn."""
+    def media_ranges(self, media_mb, clients, rounds):
+        """The same file in 1 MB Range requests from whitenoise (STATIC_ROOT), by the player's
+        signed URL and through the signed-in GET /files/<id>/media/, over HTTP against
+        gunicorn: `rounds` rounds, each side two laps of the file per round, in turns."""
         size = media_mb * 2**20
         name = "bench-media.bin"
         media_path = Path(settings.MEDIA_ROOT) / "bench" / name
@@ -526,38 +587,124 @@ class Command(BaseCommand):
             storage_path=f"bench/{name}",
             file_size=size,
         )
+        reviewer = self.users[REVIEWERS]
         cookie = self.http_reviewers(1)[0]
         port = self.port or free_port()
+        sides = [
+            ("whitenoise", f"/static/{name}", {}),
+            ("signed", signed_url("media", media.pk, reviewer.pk), {}),
+            ("signed_in", f"/files/{media.pk}/media/", {"Cookie": cookie}),
+        ]
+        speeds = {label: [] for label, _, _ in sides}
         try:
             with gunicorn(port) as server:
-                timings, overhead = {}, {}
-                for label, url, headers in (
-                    ("whitenoise", f"/static/{name}", {}),
-                    ("app", f"/files/{media.pk}/media/", {"Cookie": cookie}),
-                ):
+                for _, url, headers in sides:
                     self.range_sweep(port, url, headers, 2**20, size, clients)  # warm-up
-                    started = time.perf_counter()
-                    requests = self.range_sweep(port, url, headers, 2**20, size, clients, laps=2)
-                    timings[label] = time.perf_counter() - started
-                    # What a request costs before its bytes: one-byte ranges, one client.
-                    overhead[label] = self.one_byte_latency(port, url, headers)
+                for turn in range(rounds):
+                    for label, url, headers in sides[turn % 3 :] + sides[: turn % 3]:
+                        started = time.perf_counter()
+                        requests = self.range_sweep(
+                            port, url, headers, 2**20, size, clients, laps=2
+                        )
+                        seconds = time.perf_counter() - started
+                        speeds[label].append(round(2 * media_mb * clients / seconds, 1))
+                # What a request costs before its bytes: one-byte ranges, one client.
+                overhead = {
+                    label: self.one_byte_latency(port, url, headers)
+                    for label, url, headers in sides
+                }
                 rss = self.peak_rss_mb(server.pid)
         finally:
             MediaFile.all_objects.filter(pk=media.pk).delete()
             media_path.unlink()
             static_path.unlink()
-        mb = 2 * media_mb * clients
-        app, static = mb / timings["app"], mb / timings["whitenoise"]
+        ratios = [
+            round(a / b, 2) for a, b in zip(speeds["signed"], speeds["whitenoise"], strict=True)
+        ]
+        signed_in = [a / b for a, b in zip(speeds["signed_in"], speeds["whitenoise"], strict=True)]
         return {
             "clients": clients,
             "file_mb": media_mb,
+            "rounds": rounds,
             "requests": requests,
-            "app_mb_per_s": round(app, 1),
-            "whitenoise_mb_per_s": round(static, 1),
-            "ratio": round(app / static, 2),
+            "mb_per_s": {label: statistics.median(values) for label, values in speeds.items()},
+            "rounds_mb_per_s": speeds,
+            "ratio": statistics.median(ratios),
+            "ratios": ratios,
+            "ratio_signed_in": round(statistics.median(signed_in), 2),
             "one_byte_median_ms": {label: ms(value) for label, value in overhead.items()},
             "gunicorn_rss_mb": rss,
         }
+
+    def media_review_page(self):
+        """The review page of a video with its media on local disk, held by the reviewer, and
+        the same review's page with the media not found, in turns (the rest of the page is the
+        same)."""
+        # A reviewer of its own: the pages' rows leave bench-reviewer holding a claim.
+        reviewer, _ = get_user_model().objects.get_or_create(username="bench-media-reviewer")
+        reviewer.groups.add(Group.objects.get(name=REVIEWERS))
+        for held in HITLReview.objects.held_by(reviewer, timezone.now()):
+            services.release(held.pk, reviewer)  # left by an interrupted run
+        path = Path(settings.MEDIA_ROOT) / "bench" / "bench-review.webm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(2**20))
+        source = (
+            AnalysisResult.objects.exclude(segments__isnull=True)
+            .exclude(transcript__isnull=True)
+            .order_by("-id")
+            .first()
+        )
+        media = MediaFile.objects.create(
+            session_id="bench-media",
+            original_filename=path.name,
+            media_type="video",
+            mime_type="video/webm",
+            duration_seconds=60,
+            frame_count=1500,
+            extraction_method="uniform",
+            storage_backend="local",
+            storage_path=f"bench/{path.name}",
+        )
+        job = AnalysisJob.objects.create(
+            session_id=source.job.session_id,
+            media_file=media,
+            job_type="video_analysis",
+            status="completed",
+        )
+        result = AnalysisResult.objects.create(
+            job=job,
+            media_file=media,
+            analysis_type="video",
+            model_used=source.model_used,
+            result_data=source.result_data,
+            confidence_score=source.confidence_score,
+            segments=source.segments,
+            transcript=source.transcript,
+            summary=source.summary,
+            frames_extracted=12,
+        )
+        review = HITLReview.objects.create(analysis_result=result)
+        services.claim(review.pk, reviewer)
+        try:
+            rows = [
+                self.measure(
+                    "review page, video on disk (held)", reviewer, review.get_absolute_url()
+                )
+            ]
+            media.storage_path = "bench/not-there.webm"
+            media.save(update_fields=["storage_path"])
+            rows.append(
+                self.measure(
+                    "review page, media missing (held)", reviewer, review.get_absolute_url()
+                )
+            )
+        finally:
+            HITLReview.all_objects.filter(pk=review.pk).delete()
+            AnalysisResult.all_objects.filter(pk=result.pk).delete()
+            AnalysisJob.all_objects.filter(pk=job.pk).delete()
+            MediaFile.all_objects.filter(pk=media.pk).delete()
+            path.unlink()
+        return rows
 
     @staticmethod
     def one_byte_latency(port, url, headers, runs=200):
@@ -643,7 +790,17 @@ class Command(BaseCommand):
                 raise CommandError(f"peaks: {answer.status} {answer.message}")
             row = MediaPeaks.objects.get(media_file=media)
             reviewer = self.users[REVIEWERS]
-            serve = self.measure("peaks, stored", reviewer, f"/files/{media.pk}/peaks/")
+            # As a browser asks: it takes gzip, so the stored body goes out as it is.
+            gzip = {"Accept-Encoding": "gzip"}
+            serve = self.measure(
+                "peaks, stored", reviewer, f"/files/{media.pk}/peaks/", headers=gzip
+            )
+            signed = self.measure(
+                "peaks, stored, by signed URL",
+                None,
+                signed_url("peaks", media.pk, reviewer.pk),
+                headers=gzip,
+            )
             # The same minus Django's request cycle: what the peaks themselves cost.
             request = RequestFactory().get("/", HTTP_ACCEPT_ENCODING="gzip")
             own = []
@@ -666,6 +823,7 @@ class Command(BaseCommand):
             "length": row.length,
             "gzip_kb": round(len(row.payload) / 1024, 1),
             "serve": serve,
+            "signed": signed,
             "peaks_only_median_ms": ms(statistics.median(own)),
             "floor_median_ms": floor["median_ms"],
         }

@@ -1,4 +1,4 @@
-"""`make worker`: the background worker in the foreground (PRODUCT.md section 4)."""
+"""`make worker`: the background worker in the foreground (docs/design.md, The contract)."""
 
 import contextlib
 import threading

@@ -24,7 +24,16 @@ from mediaanalysis.pipeline.models import (
     UserSession,
 )
 from mediaanalysis.roles import ADMINS, MANAGERS, REVIEWERS, ensure_groups
-from reviews.models import Decision, HITLReview, ReviewEvent, ReviewStatus
+from reviews import services
+from reviews.models import (
+    Decision,
+    HITLReview,
+    Reason,
+    ReviewEvent,
+    ReviewStatus,
+    Round,
+    RoutingRule,
+)
 
 DEMO_MEDIA = Path(__file__).resolve().parents[2] / "demo_media"
 MEDIA_SESSION = "demo-media-4000-8000-000000000001"
@@ -34,7 +43,7 @@ MEDIA_PRIORITY = {"video": 10, "audio": 9, "image": 8, "document": 7}
 DEMO_USERS = [
     # username, password, group, staff
     ("admin", "admin-demo-pass", ADMINS, True),
-    ("manager", "manager-demo-pass", MANAGERS, False),
+    ("manager", "manager-demo-pass", MANAGERS, True),  # staff: the routing rules in the admin
     ("reviewer", "reviewer-demo-pass", REVIEWERS, False),
     ("reviewer2", "reviewer2-demo-pass", REVIEWERS, False),
 ]
@@ -133,7 +142,26 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self.make_media_demo(copied)
         call_command("compute_peaks", *self.media_ids(), stdout=self.stdout)
+        self.make_routing_rules()
         self.print_logins()
+
+    def make_routing_rules(self):
+        """Review by exception (docs/quality.md), set last: the demo's own reviews are placed
+        by hand, and a rule would send some of its results to review by itself."""
+        RoutingRule.objects.update_or_create(
+            analysis_type="audio",
+            model_used="whisper-large-v3",
+            defaults={
+                "confidence_threshold": 0.75,
+                "spot_check_rate": 0.1,
+                "second_review_rate": 0.2,
+            },
+        )
+        RoutingRule.objects.update_or_create(
+            analysis_type="",
+            model_used="",
+            defaults={"spot_check_rate": 0.05, "second_review_rate": 0.1},
+        )
 
     # Playable media: mediaanalysis/demo_media/ (manifest.json), copied under MEDIA_ROOT/demo/.
 
@@ -397,15 +425,34 @@ class Command(BaseCommand):
             if not low and i % 3:
                 continue
             enqueued = result.created_at + timedelta(minutes=rng.uniform(1, 30))
+            # Of the confident ones, half were spot checks and half sent by the manager.
+            spot_or_sent = Reason.SPOT_CHECK if i % 2 else Reason.MANUAL
             review = HITLReview(
-                analysis_result=result, priority=rng.choice([0, 0, 0, 1, 5]), created_at=enqueued
+                analysis_result=result,
+                priority=rng.choice([0, 0, 0, 1, 5]),
+                created_at=enqueued,
+                reason=Reason.LOW_CONFIDENCE if low else spot_or_sent,
+                reason_details={
+                    "confidence": result.confidence_score,
+                    "threshold": settings.REVIEW_CONFIDENCE_THRESHOLD,
+                    "rule": None,
+                }
+                if low or spot_or_sent == Reason.SPOT_CHECK
+                else {"by": manager.username, "by_id": manager.pk},
             )
             kind = rng.choices(["pending", "decided", "decided", "decided"], k=1)[0]
             if enqueued > now - timedelta(hours=2):
                 kind = "pending"
             elif i % 17 == 0:
                 kind = "expired"
-            history = [(ReviewEvent.Kind.ENQUEUED, None if low else manager, enqueued, {})]
+            history = [
+                (
+                    ReviewEvent.Kind.ENQUEUED,
+                    manager if spot_or_sent == Reason.MANUAL and not low else None,
+                    enqueued,
+                    {},
+                )
+            ]
             if kind in ("decided", "expired"):
                 who = rng.choice([reviewer, reviewer2])
                 claimed = enqueued + timedelta(minutes=rng.uniform(2, 600))
@@ -415,6 +462,7 @@ class Command(BaseCommand):
                 history.append((ReviewEvent.Kind.CLAIMED, who, claimed, {}))
                 if kind == "decided":
                     decided = claimed + timedelta(seconds=rng.lognormvariate(4.8, 0.6))
+                    history += renewals(who, claimed, decided, rng)
                     review.status = ReviewStatus.COMPLETED
                     review.approved = rng.choices(
                         list(Decision), weights=[6 if not low else 3, 1 if not low else 3, 2]
@@ -456,9 +504,139 @@ class Command(BaseCommand):
                     ReviewEvent(review=review, kind=ReviewEvent.Kind.CLAIMED, actor=who, at=now)
                 )
         ReviewEvent.objects.bulk_create(events)
+        self.make_quality(now, rng)
         self.stdout.write(f"{HITLReview.objects.count()} reviews.")
+
+    def make_quality(self, now, rng):
+        """Routing rules, blind second reviews (most agreeing), adjudications decided and
+        waiting, and gold items with their checks (docs/quality.md)."""
+        reviewer, reviewer2, manager = (
+            self.users["reviewer"],
+            self.users["reviewer2"],
+            self.users["manager"],
+        )
+        firsts = list(
+            HITLReview.objects.filter(status=ReviewStatus.COMPLETED, round=Round.FIRST)
+            .select_related("reviewed_by")
+            .order_by("reviewed_at")
+        )
+        events, waiting = [], 0
+        for n, first in enumerate(firsts):
+            if n % 3:
+                continue
+            other = reviewer2 if first.reviewed_by == reviewer else reviewer
+            opened = first.reviewed_at + timedelta(minutes=1)
+            second = HITLReview(
+                analysis_result=first.analysis_result,
+                round=Round.SECOND,
+                reason=Reason.SECOND_REVIEW,
+                reason_details={"of_review": first.pk, "rate": 0.2, "rule": None},
+                previous_review=first,
+                priority=first.priority,
+                created_at=opened,
+            )
+            history = [(ReviewEvent.Kind.ENQUEUED, None, opened, {"reason": Reason.SECOND_REVIEW})]
+            if opened < now - timedelta(hours=3) and n % 15:
+                claimed = opened + timedelta(minutes=rng.uniform(5, 120))
+                decided = claimed + timedelta(seconds=rng.lognormvariate(4.6, 0.5))
+                agrees = rng.random() < 0.8
+                second.status = ReviewStatus.COMPLETED
+                second.approved = (
+                    first.approved
+                    if agrees
+                    else rng.choice([d for d in Decision.values if d != first.approved])
+                )
+                second.claimed_by = second.reviewed_by = other
+                second.claimed_at, second.claim_expires_at = (
+                    claimed,
+                    claimed + timedelta(minutes=15),
+                )
+                second.reviewed_at = decided
+                history += [(ReviewEvent.Kind.CLAIMED, other, claimed, {})]
+                history += renewals(other, claimed, decided, rng)
+                history += [
+                    (ReviewEvent.Kind.DECIDED, other, decided, {"approved": second.approved})
+                ]
+            second.save()
+            events += [
+                ReviewEvent(review=second, kind=k, actor=a, at=t, details=d)
+                for k, a, t, d in history
+            ]
+            if second.status == ReviewStatus.COMPLETED and second.approved != first.approved:
+                adjudication = HITLReview.objects.create(
+                    analysis_result=first.analysis_result,
+                    round=Round.ADJUDICATION,
+                    reason=Reason.ADJUDICATION,
+                    reason_details={"of_review": second.pk},
+                    previous_review=second,
+                    priority=first.priority,
+                    created_at=second.reviewed_at,
+                )
+                events.append(
+                    ReviewEvent(
+                        review=adjudication, kind=ReviewEvent.Kind.ENQUEUED, at=second.reviewed_at
+                    )
+                )
+                waiting += 1
+                if waiting % 3:  # the manager adjudicated most; the rest wait
+                    at = second.reviewed_at + timedelta(hours=1)
+                    HITLReview.objects.filter(pk=adjudication.pk).update(
+                        status=ReviewStatus.COMPLETED,
+                        approved=rng.choice([first.approved, second.approved]),
+                        claimed_by=manager,
+                        claimed_at=at,
+                        claim_expires_at=at + timedelta(minutes=15),
+                        reviewed_by=manager,
+                        reviewed_at=at + timedelta(minutes=2),
+                    )
+        ReviewEvent.objects.bulk_create(events)
+        # Gold: a few approved and rejected results, each checked by the other reviewer.
+        golden = [r for r in firsts if r.approved in (Decision.YES, Decision.NO)][-40::4]
+        services.mark_gold([r.analysis_result_id for r in golden], self.users["admin"])
+        for n, first in enumerate(golden):
+            other = reviewer2 if first.reviewed_by == reviewer else reviewer
+            check = {
+                "analysis_result_id": first.analysis_result_id,
+                "round": Round.SECOND,
+                "reason": Reason.GOLD,
+                "gold_item": first.analysis_result.gold_item,
+                "created_at": now - timedelta(hours=rng.uniform(1, 20)),
+            }
+            if (
+                HITLReview.objects.open()
+                .filter(analysis_result_id=first.analysis_result_id)
+                .exists()
+            ):
+                continue
+            if n % 5 == 4:  # one waits in the queue, looking like any second review
+                pending = HITLReview.objects.create(**check)
+                ReviewEvent.objects.create(
+                    review=pending, kind=ReviewEvent.Kind.ENQUEUED, at=check["created_at"]
+                )
+                continue
+            decided = check["created_at"] + timedelta(minutes=rng.uniform(2, 50))
+            right = rng.random() < (0.9 if other == reviewer else 0.7)
+            HITLReview.objects.create(
+                **check,
+                status=ReviewStatus.COMPLETED,
+                approved=first.approved if right else Decision.NEEDS_CHANGES,
+                claimed_by=other,
+                claimed_at=decided - timedelta(minutes=1),
+                claim_expires_at=decided + timedelta(minutes=14),
+                reviewed_by=other,
+                reviewed_at=decided,
+            )
 
     def print_logins(self):
         self.stdout.write(self.style.SUCCESS("Demo logins (username / password):"))
         for username, password, group, _ in DEMO_USERS:
             self.stdout.write(f"  {username:<10} {password:<22} {group}")
+
+
+def renewals(who, claimed, decided, rng) -> list:
+    """The heartbeats of a reviewer at work from claim to decision: every 30 s, and now and
+    then a pause (idle: no beats) as people have."""
+    beats, moment = [], claimed
+    while (moment := moment + timedelta(seconds=30 if rng.random() < 0.95 else 300)) < decided:
+        beats.append((ReviewEvent.Kind.RENEWED, who, moment, {}))
+    return beats

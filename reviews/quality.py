@@ -1,0 +1,199 @@
+"""Review quality (docs/quality.md): deterministic sampling, the routing rule that applies to a
+result, what a decision sets off (a second review, an adjudication), and agreement arithmetic.
+
+Nothing here writes: the state changes are in services.py.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Exists, F, FloatField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from mediaanalysis.pipeline.models import AnalysisResult
+
+from .models import Decision, HITLReview, Reason, Round, RoutingRule
+
+DECISIONS = list(Decision.values)  # the confusion table's order: yes, no, needs_changes
+
+
+def sample_point(key, purpose: str) -> float:
+    """A point in [0, 1) fixed by (key, purpose, SAMPLING_SEED): the same seed, the same point."""
+    text = f"{settings.SAMPLING_SEED}:{purpose}:{key}".encode()
+    digest = hashlib.blake2b(text, digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def sampled(key, purpose: str, rate: float) -> bool:
+    """Whether `key` falls in the sample of `rate` (0..1) for `purpose`. Deterministic: a
+    result is in the second-review sample or not, however often its first review is decided."""
+    return rate > 0 and sample_point(key, purpose) < rate
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The routing that applies to one type and model: a RoutingRule's, or the settings'."""
+
+    threshold: float
+    spot_check_rate: float
+    second_review_rate: float
+    rule_id: int | None = None
+
+
+def rule_for(analysis_type: str, model_used: str | None) -> Rule:
+    """The most specific routing rule of this type and model (one query of a small table)."""
+    rule = RoutingRule.objects.matching(analysis_type or "", model_used or "").first()
+    if rule is None:
+        return Rule(
+            settings.REVIEW_CONFIDENCE_THRESHOLD,
+            settings.REVIEW_SPOT_CHECK_RATE,
+            settings.REVIEW_SECOND_REVIEW_RATE,
+        )
+    threshold = rule.confidence_threshold
+    return Rule(
+        settings.REVIEW_CONFIDENCE_THRESHOLD if threshold is None else threshold,
+        rule.spot_check_rate,
+        rule.second_review_rate,
+        rule.pk,
+    )
+
+
+def _rule_value(field: str, default: float):
+    """The applying rule's `field` for the outer review's result, as a subquery."""
+    rules = RoutingRule.objects.matching(
+        OuterRef("analysis_result__analysis_type"),
+        Coalesce(OuterRef("analysis_result__model_used"), Value("")),
+    )
+    return Coalesce(Subquery(rules.values(field)[:1]), Value(default), output_field=FloatField())
+
+
+def decision_context(review_id) -> dict:
+    """What a decision needs to know besides the claim, in one read before its transaction: the
+    result as the webhook names it, and what the decision may set off (its round, gold, the
+    earlier decision, the second-review rate of its rule)."""
+    row = (
+        HITLReview.all_objects.filter(pk=review_id)
+        .values(
+            "round",
+            "priority",
+            "gold_item_id",
+            "analysis_result_id",
+            "analysis_result__job_id",
+            "analysis_result__updated_at",
+            previous_decision=F("previous_review__approved"),
+            second_review_rate=_rule_value(
+                "second_review_rate", settings.REVIEW_SECOND_REVIEW_RATE
+            ),
+            rule_id=Subquery(
+                RoutingRule.objects.matching(
+                    OuterRef("analysis_result__analysis_type"),
+                    Coalesce(OuterRef("analysis_result__model_used"), Value("")),
+                ).values("pk")[:1]
+            ),
+        )
+        .first()
+    ) or {}
+    return {
+        "subject": {
+            "result_id": row.get("analysis_result_id"),
+            "job_id": row.get("analysis_result__job_id"),
+            "result_version": row.get("analysis_result__updated_at"),
+        },
+        "round": row.get("round", Round.FIRST),
+        "priority": row.get("priority", 0),
+        "gold": row.get("gold_item_id") is not None,
+        "previous_decision": row.get("previous_decision"),
+        "second_review_rate": row.get("second_review_rate") or 0.0,
+        "rule_id": row.get("rule_id"),
+    }
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    round: int
+    reason: str
+    details: dict
+
+
+def follow_up(review_id, context: dict, approved: str) -> FollowUp | None:
+    """What a decision sets off: a sampled first review gets a blind second review; a second
+    review that disagrees with the first, an adjudication. A gold check sets off nothing."""
+    if context["gold"] or context["subject"]["result_id"] is None:
+        return None
+    if context["round"] == Round.FIRST:
+        rate = context["second_review_rate"]
+        if sampled(context["subject"]["result_id"], "round-2", rate):
+            return FollowUp(
+                Round.SECOND,
+                Reason.SECOND_REVIEW,
+                {"of_review": review_id, "rate": rate, "rule": context["rule_id"]},
+            )
+    elif context["round"] == Round.SECOND and context["previous_decision"] not in (None, approved):
+        return FollowUp(Round.ADJUDICATION, Reason.ADJUDICATION, {"of_review": review_id})
+    return None
+
+
+# Agreement arithmetic, on counts the database has grouped.
+
+
+def confusion(cells) -> list[list[int]]:
+    """A 3x3 table [first][second] in DECISIONS order from {(first, second): n}."""
+    return [[cells.get((a, b), 0) for b in DECISIONS] for a in DECISIONS]
+
+
+def agreement(table) -> dict:
+    """n, how many disagreed, the share of agreement and Cohen's kappa of a square confusion
+    table of counts.
+
+    kappa = (p_o - p_e) / (1 - p_e), with p_o the observed agreement (the diagonal's share) and
+    p_e the agreement expected by chance from each rater's own shares (Cohen 1960). When both
+    raters always give one and the same answer, p_e is 1 and kappa is undefined (None).
+    """
+    n = sum(sum(row) for row in table)
+    if not n:
+        return {"n": 0, "disagreed": 0, "agreement": None, "kappa": None}
+    agreed = sum(table[i][i] for i in range(len(table)))
+    observed = agreed / n
+    rows = [sum(row) / n for row in table]
+    cols = [sum(row[j] for row in table) / n for j in range(len(table))]
+    expected = sum(r * c for r, c in zip(rows, cols, strict=True))
+    kappa = None if expected >= 1 else (observed - expected) / (1 - expected)
+    return {"n": n, "disagreed": n - agreed, "agreement": observed, "kappa": kappa}
+
+
+def shown(figures: dict, min_n: int | None = None) -> dict:
+    """The figures, with the rates blanked below QUALITY_MIN_PAIRS pairs (n still shown)."""
+    min_n = settings.QUALITY_MIN_PAIRS if min_n is None else min_n
+    if figures["n"] >= min_n:
+        return {**figures, "enough": True}
+    return {**figures, "agreement": None, "kappa": None, "enough": False}
+
+
+# Blindness (docs/quality.md): what a reviewer may not see.
+
+
+def sees_blind(user) -> bool:
+    """Managers and admins see every decision; reviewers not those under blind review."""
+    return user.has_perm("reviews.view_blind_hitlreview")
+
+
+def under_blind_review(result_id) -> bool:
+    """Whether the result's decisions are hidden from reviewers: it has an open second review,
+    or it is a gold item (whose answer must never show). One query."""
+    return (
+        AnalysisResult.objects.filter(pk=result_id)
+        .filter(
+            Exists(
+                HITLReview.objects.open().filter(analysis_result=OuterRef("pk"), round=Round.SECOND)
+            )
+            | Q(gold_item__active=True)
+        )
+        .exists()
+    )
+
+
+def hides_decisions(user, result_id) -> bool:
+    """Whether `user` must not see other people's decisions, notes and corrections of this
+    result (their own they always see)."""
+    return not sees_blind(user) and under_blind_review(result_id)
