@@ -8,7 +8,7 @@ and must see the primary's latest state.
 import contextvars
 from functools import wraps
 
-from django.db import connections
+from django.db import connections, router
 
 _read_from_replica = contextvars.ContextVar("read_from_replica", default=False)
 
@@ -50,3 +50,43 @@ def pool_stats(connection) -> dict | None:
     stats = pool.get_stats()
     size, available = stats.get("pool_size", 0), stats.get("pool_available", 0)
     return {"size": size, "available": available, "busy": size - available}
+
+
+class ByPk:
+    """One row by its (integer) primary key, read with a statement the ORM compiles once per
+    database.
+
+    For the reads every request makes (the signed-in user with their roles, an API call's
+    job): building and compiling a QuerySet anew took more of such a request than the database
+    did (docs/performance.md, "The API's request"). `rows()` gives the QuerySet to read from
+    (filters, annotations, only() or select_for_update(), but no select_related: the row is read
+    with raw(), which builds no related objects); it is compiled with a marker standing for the
+    key, and each read puts the key in the marker's place.
+    """
+
+    MARKER = -7_301_009
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.model = self.for_update = None
+        self.compiled = {}
+
+    def get(self, pk):
+        """The row with this key, or None."""
+        if self.model is None:
+            queryset = self.rows()
+            self.model, self.for_update = queryset.model, queryset.query.select_for_update
+        route = router.db_for_write if self.for_update else router.db_for_read
+        db = route(self.model)
+        if (compiled := self.compiled.get(db)) is None:
+            query = self.rows().using(db).filter(pk=self.MARKER).query
+            sql, params = query.get_compiler(db).as_sql()
+            params = list(params)
+            # The key's column's range: a key beyond it would overflow the driver.
+            span = connections[db].ops.integer_field_range(self.model._meta.pk.get_internal_type())
+            compiled = self.compiled[db] = (sql, params, params.index(self.MARKER), span)
+        sql, params, at, (low, high) = compiled
+        if not low <= pk <= high:  # no such row; the ORM says so too, without asking
+            return None
+        params = [*params[:at], pk, *params[at + 1 :]]
+        return next(iter(self.model._base_manager.db_manager(db).raw(sql, params)), None)

@@ -1,5 +1,8 @@
 from django.contrib.auth import middleware as auth_middleware
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -10,6 +13,42 @@ from django_htmx.http import HttpResponseClientRedirect
 from .roles import has_access, roles_of
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+def is_token_api_call(request) -> bool:
+    """An API call that carries a bearer token: it is authenticated by its token alone, so a
+    session, messages and the signed-in user have nothing to do for it. (Nor has CSRF: the
+    API's views are exempt, and Django's CSRF middleware passes them by itself.)"""
+    scheme = request.META.get("HTTP_AUTHORIZATION", "")[:7].lower()
+    return request.path_info.startswith("/api/") and scheme in ("bearer ", "bearer")
+
+
+class PassTokenAPICalls:
+    """Mixin for a middleware that a token-authenticated API call passes by (per-request work
+    the call does not need: docs/performance.md, "The API's request")."""
+
+    def __call__(self, request):
+        if is_token_api_call(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class APISessionMiddleware(PassTokenAPICalls, SessionMiddleware):
+    """Django's SessionMiddleware; a token API call has no session."""
+
+
+class APIAuthenticationMiddleware(PassTokenAPICalls, auth_middleware.AuthenticationMiddleware):
+    """Django's AuthenticationMiddleware; a token API call is nobody signed in (its token says
+    who it is), and no session or user row is read for it."""
+
+    def __call__(self, request):
+        if is_token_api_call(request):
+            request.user = AnonymousUser()
+        return super().__call__(request)
+
+
+class APIMessageMiddleware(PassTokenAPICalls, MessageMiddleware):
+    """Django's MessageMiddleware; a JSON answer shows no messages."""
 
 
 def database_unavailable(request=None):

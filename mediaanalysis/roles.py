@@ -3,8 +3,11 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, StringAgg, Subquery, Value
 from django.db.models.functions import Concat
+
+from .db import ByPk
 
 REVIEWERS, MANAGERS, ADMINS = "Reviewers", "Managers", "Admins"
 
@@ -86,21 +89,27 @@ class RoleBackend(ModelBackend):
     def get_user(self, user_id):
         User = get_user_model()
         try:
-            user = User._default_manager.annotate(
-                group_names=StringAgg("groups__name", Value("\n"), default=Value("")),
-                group_permissions=_permission_names(
-                    Permission.objects.filter(group__user=OuterRef("pk")), "group__user"
-                ),
-                user_permissions_=_permission_names(
-                    Permission.objects.filter(user=OuterRef("pk")), "user"
-                ),
-            ).get(pk=user_id)
-        except User.DoesNotExist:
+            user = _user_with_roles.get(User._meta.pk.to_python(user_id))
+        except ValidationError:  # a session with an id that is no user's
+            return None
+        if user is None:
             return None
         # The attributes ModelBackend caches a user's permissions in.
         user._group_perm_cache = _lines(user.group_permissions)
         user._user_perm_cache = _lines(user.user_permissions_)
         return user if self.user_can_authenticate(user) else None
+
+
+# Read on every signed-in request: compiled once (mediaanalysis/db.py).
+_user_with_roles = ByPk(
+    lambda: get_user_model()._default_manager.annotate(
+        group_names=StringAgg("groups__name", Value("\n"), default=Value("")),
+        group_permissions=_permission_names(
+            Permission.objects.filter(group__user=OuterRef("pk")), "group__user"
+        ),
+        user_permissions_=_permission_names(Permission.objects.filter(user=OuterRef("pk")), "user"),
+    )
+)
 
 
 def roles_of(user) -> frozenset[str]:

@@ -92,15 +92,17 @@ MIDDLEWARE = [
     # The player's signed media URLs, answered before the session (pipeline/signed_media.py).
     "mediaanalysis.pipeline.signed_media.SignedMediaMiddleware",
     "mediaanalysis.middleware.DatabaseUnavailableMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The API* ones: Django's own, passed by on a token-authenticated API call
+    # (mediaanalysis/middleware.py).
+    "mediaanalysis.middleware.APISessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mediaanalysis.middleware.APIAuthenticationMiddleware",
     "mediaanalysis.pipeline.idempotency.IdempotencyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "mediaanalysis.middleware.LoginRequiredMiddleware",
     "mediaanalysis.middleware.RoleMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "mediaanalysis.middleware.APIMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
@@ -155,6 +157,16 @@ DB_CONNECT_TIMEOUT = env_number("DB_CONNECT_TIMEOUT", 10.0, float)
 # How long a request waits for a pooled connection before the site answers 503. Bounded apart
 # from DB_CONNECT_TIMEOUT, so that with the database down a page answers within seconds.
 DB_POOL_TIMEOUT = env_number("DB_POOL_TIMEOUT", min(DB_CONNECT_TIMEOUT, 4.0), float)
+# Statements are sent with their parameters apart (server-side binding), and one that a pooled
+# connection has run DB_PREPARE_THRESHOLD times is prepared: PostgreSQL parses and plans it
+# once per connection, not on every request (docs/performance.md, "The API's request"). Behind
+# a transaction-mode PgBouncer without prepared-statement support, set DB_PREPARE_THRESHOLD=off.
+DB_SERVER_SIDE_BINDING = env_bool("DB_SERVER_SIDE_BINDING", True)
+DB_PREPARE_THRESHOLD = (
+    None
+    if env_str("DB_PREPARE_THRESHOLD").lower() in ("off", "none")
+    else env_number("DB_PREPARE_THRESHOLD", 2)
+)
 
 
 def database_config(url: str) -> dict:
@@ -181,6 +193,8 @@ def database_config(url: str) -> dict:
                 # A connection that died (PostgreSQL restarted) is replaced, not handed out.
                 "check": ConnectionPool.check_connection,
             },
+            "server_side_binding": DB_SERVER_SIDE_BINDING,
+            "prepare_threshold": DB_PREPARE_THRESHOLD if DB_SERVER_SIDE_BINDING else None,
             "connect_timeout": max(1, round(DB_CONNECT_TIMEOUT)),
             "options": f"-c statement_timeout={round(DB_COMMAND_TIMEOUT * 1000)}",
             "application_name": "media-analysis-dashboard",

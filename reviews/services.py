@@ -259,14 +259,15 @@ def _mix_in_gold(opened: list[int], now) -> int:
     return len(opened_checks)
 
 
-def enqueue_if_doubtful(result: AnalysisResult) -> bool:
+def enqueue_if_doubtful(result: AnalysisResult, created: bool = False) -> bool:
     """Review by exception (docs/quality.md): a result below its routing rule's confidence
     threshold goes to review once, and a sampled share of the others too (spot checks); a
-    result changed after a needs-changes decision goes round again."""
+    result changed after a needs-changes decision goes round again. A result just `created`
+    has no reviews yet: they are not looked up."""
     if result.deleted_at is not None:
         return False
     reviews = HITLReview.objects.filter(analysis_result=result, gold_item__isnull=True)
-    last = reviews.order_by("-created_at", "-id").first()
+    last = None if created else reviews.order_by("-created_at", "-id").first()
     if last is None:
         rule = quality.rule_for(result.analysis_type, result.model_used)
         confidence = result.confidence_score

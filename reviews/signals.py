@@ -10,6 +10,6 @@ from .services import enqueue_if_doubtful
 
 
 @receiver(post_save, sender=AnalysisResult, dispatch_uid="reviews.enqueue_doubtful_result")
-def enqueue_doubtful_result(sender, instance, raw=False, **kwargs):
+def enqueue_doubtful_result(sender, instance, created=False, raw=False, **kwargs):
     if not raw:
-        enqueue_if_doubtful(instance)
+        enqueue_if_doubtful(instance, created=created)

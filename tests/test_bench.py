@@ -102,6 +102,7 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(
         "--audio-minutes=1",
         "--deliveries=30",
         "--decisions=16",
+        "--api-requests=12",
         f"--json={report_path}",
         stdout=out,
     )
@@ -178,3 +179,19 @@ def test_bench_measures_every_page_and_claims_over_http_with_no_double_claim(
     for row in hooks["delay"]:
         assert row["delivered"] == row["decisions"] >= 16 and row["p95_ms"] >= row["p50_ms"] > 0
     assert hooks["decision_cost"]["webhook_inserts_in_transaction"] == 1
+    api = [(row["operation"], row["clients"]) for row in report["api"]]
+    assert api == [
+        (operation, clients)
+        for operation in (
+            "GET /api/jobs/{id}",
+            "PATCH /api/jobs/{id}",
+            "POST /api/results/",
+            "GET /api/jobs/{id}/progress",
+            "GET /api/jobs/?page=N",
+        )
+        for clients in (1, 3)
+    ]
+    for row in report["api"]:
+        assert row["requests"] == 12 and row["errors"] == [], str(row)
+        assert row["requests_per_second"] > 0 and row["p95_ms"] >= row["p50_ms"] > 0
+        assert set(row["cpu_ms_per_request"]) == {"gunicorn", "postgresql", "bench client"}

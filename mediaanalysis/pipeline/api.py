@@ -37,6 +37,7 @@ from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
 from psycopg_pool import PoolTimeout
 
+from mediaanalysis.db import ByPk
 from mediaanalysis.roles import has_access
 from mediaanalysis.validation import loads_json
 
@@ -73,6 +74,7 @@ from .models import (
     UserSession,
 )
 from .pagination import COUNT_CAP, count_rows
+from .tokens import token_for
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +125,7 @@ class TokenAuth(HttpBearer):
         key = _failures_key(request)
         if cache.get(key, 0) >= settings.API_TOKEN_FAILURE_LIMIT:
             raise Throttled
-        api_token = (
-            ApiToken.objects.active().filter(token_hash=ApiToken.hash(token)).first()
-            if token
-            else None
-        )
+        api_token = token_for(request, token) if token else None
         if api_token is None:
             cache.add(key, 0, settings.API_TOKEN_COOLOFF)
             try:
@@ -316,11 +314,27 @@ def retry_reads(view):
 
 
 def get_alive(rows, **lookup):
-    """The live row of `rows` (a model's default manager, or a queryset), or 404."""
-    obj = rows.filter(**lookup).first()
+    """The live row of `rows` (a model's default manager, or a queryset), or 404. The lookup
+    is on a unique key: no ORDER BY to compile and run."""
+    obj = next(iter(rows.filter(**lookup)[:1]), None)
     if obj is None:
         where = ", ".join(f"{key.replace('pk', 'id')}={value}" for key, value in lookup.items())
         raise Http404(f"No {rows.model._meta.verbose_name} with {where}.")
+    return obj
+
+
+# The jobs the pipeline's hottest calls read (a worker's progress, its results, its polls),
+# with statements compiled once (mediaanalysis/db.py).
+JOB = ByPk(lambda: AnalysisJob.objects.all())
+JOB_TO_CHANGE = ByPk(lambda: AnalysisJob.objects.select_for_update())
+JOB_PROGRESS = ByPk(lambda: AnalysisJob.objects.only("id", "status", "progress", "error_message"))
+
+
+def get_alive_by_pk(rows: ByPk, pk: int):
+    """The live row with this key, read by `rows`, or 404 (as get_alive says it)."""
+    obj = rows.get(pk)
+    if obj is None:
+        raise Http404(f"No {rows.model._meta.verbose_name} with id={pk}.")
     return obj
 
 
@@ -377,9 +391,10 @@ def _restore(model, **lookup):
 
 
 def _apply(obj, data: dict):
+    """Set the fields a PATCH sent; write only those (and updated_at), not the whole row."""
     for field, value in data.items():
         setattr(obj, field, value)
-    obj.save()
+    obj.save(update_fields=[*data, "updated_at"])
     return obj
 
 
@@ -495,16 +510,14 @@ def list_jobs(request, filters: Query[JobFilters]):
 @jobs.get("/{job_id}", response={200: AnalysisJobResponse, **ERRORS})
 @retry_reads
 def get_job(request, job_id: int):
-    return get_alive(AnalysisJob.objects, pk=job_id)
+    return get_alive_by_pk(JOB, job_id)
 
 
 @jobs.get("/{job_id}/progress", response={200: JobProgressResponse, **ERRORS})
 @retry_reads
 def job_progress(request, job_id: int):
     """The seed's JobProgressResponse. Poll it; there is no stream that could hold a worker."""
-    job = get_alive(
-        AnalysisJob.objects.only("id", "status", "progress", "error_message"), pk=job_id
-    )
+    job = get_alive_by_pk(JOB_PROGRESS, job_id)
     message = (
         job.error_message
         if job.status == ProcessingStatus.FAILED
@@ -519,7 +532,7 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
     pending -> processing | failed; processing -> processing | completed | failed;
     failed -> pending (a retry, within max_retries); completed is final."""
     with transaction.atomic():
-        job = get_alive(AnalysisJob.objects.select_for_update(), pk=job_id)
+        job = get_alive_by_pk(JOB_TO_CHANGE, job_id)
         previous = job.status
         try:
             job.change(payload.changes(), timezone.now())
@@ -548,7 +561,7 @@ results = Router(tags=["results"])
 def create_result(request, payload: AnalysisResultCreate):
     """A result below REVIEW_CONFIDENCE_THRESHOLD goes to the review queue by itself."""
     with transaction.atomic():
-        get_alive(AnalysisJob.objects, pk=payload.job_id)
+        get_alive_by_pk(JOB, payload.job_id)
         if payload.media_file_id is not None:
             get_alive(MediaFile.objects, pk=payload.media_file_id)
         result = AnalysisResult.objects.create(**payload.model_dump())

@@ -20,7 +20,8 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from ninja import NinjaAPI
 
-from .models import ApiToken, IdempotencyKey
+from .models import IdempotencyKey
+from .tokens import token_for
 
 HEADER = "Idempotency-Key"
 WINDOW = timedelta(hours=24)
@@ -38,12 +39,8 @@ def _token_id(request) -> int | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
-    return (
-        ApiToken.objects.active()
-        .filter(token_hash=ApiToken.hash(token.strip()))
-        .values_list("pk", flat=True)
-        .first()
-    )
+    api_token = token_for(request, token.strip())
+    return None if api_token is None else api_token.pk
 
 
 def _fingerprint(request) -> str:

@@ -49,8 +49,10 @@ from mediaanalysis.pipeline.decoding import make_test_audio
 from mediaanalysis.pipeline.models import (
     AnalysisJob,
     AnalysisResult,
+    ApiToken,
     MediaFile,
     MediaPeaks,
+    ProcessingStatus,
     UserSession,
 )
 from mediaanalysis.pipeline.peaks import peaks_for, peaks_response
@@ -127,9 +129,17 @@ class Command(BaseCommand):
         parser.add_argument("--skip-pages", action="store_true", help="only the claims over HTTP")
         parser.add_argument(
             "--only",
-            choices=["pages", "quality", "search", "claims", "webhooks", "media"],
+            choices=["pages", "quality", "search", "claims", "webhooks", "media", "api"],
             help="run only this part: the pages, the dashboard and quality rows (a part of the"
-            " pages), the full-text search rows, the claims, the webhooks or the media",
+            " pages), the full-text search rows, the claims, the webhooks, the media, or the API"
+            " over HTTP with the signed-in floor",
+        )
+        parser.add_argument(
+            "--api-requests", type=int, default=2000, help="API requests per operation and level"
+        )
+        parser.add_argument("--skip-api", action="store_true", help="no API rows over HTTP")
+        parser.add_argument(
+            "--port", type=int, default=0, help="gunicorn's port (default: any free one)"
         )
         parser.add_argument(
             "--write-rows", type=int, default=2000, help="results inserted to measure write cost"
@@ -174,6 +184,9 @@ class Command(BaseCommand):
         audio_minutes,
         json_path,
         webhooks,
+        api_requests,
+        skip_api,
+        port,
         deliveries,
         decisions,
         **options,
@@ -184,7 +197,7 @@ class Command(BaseCommand):
             )
         if not AnalysisJob.objects.exists():
             raise CommandError("No data: run `manage.py seed_bulk` first.")
-        self.runs, self.warmup, self.only = runs, warmup, only
+        self.runs, self.warmup, self.only, self.port = runs, warmup, only, port
         ensure_groups()
         self.users = self.bench_users()
         if settings.DEBUG:
@@ -194,7 +207,7 @@ class Command(BaseCommand):
         report = {"machine": self.machine(), "sizes": self.sizes(), "pages": [], "claims": []}
         if only:
             skip_pages, skip_claims = only not in ("pages", "quality"), only != "claims"
-            skip_media = only != "media"
+            skip_media, skip_api = only != "media", only != "api"
             webhooks = webhooks and only == "webhooks"
         if only in (None, "search"):
             with override_settings(ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]):
@@ -224,6 +237,18 @@ class Command(BaseCommand):
                     f" double claims: {row['double_claims']}, errors: {len(row['errors'])};"
                     f" CPU ms per claim: {cpu}"
                 )
+        if not skip_api:
+            levels = [int(n) for n in concurrency.split(",") if n.strip()]
+            report["api"] = []
+            for row in self.api(levels, api_requests):
+                report["api"].append(row)
+                self.print_api_row(row)
+            if only == "api":  # the floor of every signed-in page, in-process
+                with override_settings(
+                    ROOT_URLCONF="mediaanalysis.bench_urls", ALLOWED_HOSTS=["*"]
+                ):
+                    report["pages"].append(self.floor())
+                self.print_row(report["pages"][-1])
         if webhooks:
             report["webhooks"] = bench_webhooks.run(self.enqueue_fresh, deliveries, decisions)
             self.print_webhooks(report["webhooks"])
@@ -319,23 +344,16 @@ class Command(BaseCommand):
             yield self.measure(name, user, url)
         # The fixed cost of any signed-in page: the request cycle, the user and their roles,
         # one lookup, and the base template. No page can take less.
-        yield self.floor(manager)
+        yield self.floor()
         yield from self.dashboard()
         yield self.measure_claims_in_process(reviewer)
-
-    def floor(self, user):
-        request_log = logging.getLogger("django.request")
-        level, _ = request_log.level, request_log.setLevel(logging.ERROR)  # no "Not Found" lines
-        row = self.measure("a missing job (404 page)", user, "/jobs/0/", codes=(404,))
-        request_log.setLevel(level)
-        return row
 
     def dashboard(self):
         """The dashboard, cold and warm, the quality figures' share of its recount per window
         (docs/quality.md), and the results lists a quality figure links to: `--only quality`."""
         manager = self.users[MANAGERS]
         if self.only == "quality":  # the floor of this run (see pages())
-            yield self.floor(manager)
+            yield self.floor()
         yield self.measure("dashboard, cold (24 h)", manager, "/dashboard/?window=24h", cold=True)
         yield self.measure(
             "dashboard, cold (30 days)", manager, "/dashboard/?window=30d", cold=True
@@ -355,6 +373,18 @@ class Command(BaseCommand):
             manager,
             f"/results/?quality=second_reviewed&reviewer=bulk-reviewer-01&quality_since={since}",
         )
+
+    def floor(self):
+        """The fixed cost of any signed-in page: the request cycle, the user and their roles,
+        one lookup, and the base template. No page can take less."""
+        request_log = logging.getLogger("django.request")
+        level, _ = request_log.level, request_log.setLevel(logging.ERROR)  # no "Not Found" lines
+        try:
+            return self.measure(
+                "a missing job (404 page)", self.users[MANAGERS], "/jobs/0/", codes=(404,)
+            )
+        finally:
+            request_log.setLevel(level)
 
     def measure(self, name, user, url, cold=False, codes=(200,), headers=None):
         client = Client(headers=headers)
@@ -574,7 +604,7 @@ class Command(BaseCommand):
         )
         reviewer = self.users[REVIEWERS]
         cookie = self.http_reviewers(1)[0]
-        port = free_port()
+        port = self.port or free_port()
         sides = [
             ("whitenoise", f"/static/{name}", {}),
             ("signed", signed_url("media", media.pk, reviewer.pk), {}),
@@ -997,6 +1027,134 @@ class Command(BaseCommand):
                 plans.append("\n".join(line for (line,) in cursor.fetchall()))
         return "\n\n".join(plans)
 
+    # The API over HTTP
+
+    def api(self, levels, requests):
+        """The pipeline's hottest API operations over HTTP against gunicorn, as a worker fleet
+        sends them: each at every concurrency level, `requests` requests per row."""
+        api_token, raw = ApiToken.issue("bench-api", ApiToken.Scope.WRITE)
+        jobs = list(
+            AnalysisJob.objects.filter(status=ProcessingStatus.PROCESSING)
+            .order_by("-id")
+            .values_list("pk", flat=True)[:500]
+        )
+        if len(jobs) < 500:  # progress goes to jobs that are processing
+            jobs += [
+                job.pk
+                for job in AnalysisJob.objects.bulk_create(
+                    AnalysisJob(
+                        session_id="bench-api",
+                        job_type="transcription",
+                        status=ProcessingStatus.PROCESSING,
+                        started_at=timezone.now(),
+                    )
+                    for _ in range(500 - len(jobs))
+                )
+            ]
+        pages = max(1, min(50, AnalysisJob.objects.count() // 20))
+        result = {
+            "analysis_type": "transcription",
+            "model_used": "bench",
+            "confidence_score": 0.95,  # above the threshold: no review to open
+            "result_data": {"text": "bench", "language": "en"},
+        }
+
+        def job(n):
+            return jobs[n % len(jobs)]
+
+        operations = [
+            ("GET /api/jobs/{id}", lambda n: ("GET", f"/api/jobs/{job(n)}", None)),
+            (
+                "PATCH /api/jobs/{id}",
+                lambda n: ("PATCH", f"/api/jobs/{job(n)}", {"progress": n % 100 / 100}),
+            ),
+            (
+                "POST /api/results/",
+                lambda n: ("POST", "/api/results/", {**result, "job_id": job(n)}),
+            ),
+            (
+                "GET /api/jobs/{id}/progress",
+                lambda n: ("GET", f"/api/jobs/{job(n)}/progress", None),
+            ),
+            ("GET /api/jobs/?page=N", lambda n: ("GET", f"/api/jobs/?page={1 + n % pages}", None)),
+        ]
+        headers = {"Authorization": f"Bearer {raw}", "Content-Type": "application/json"}
+        try:
+            with gunicorn(self.port or free_port()) as server:
+                for name, request in operations:
+                    # Warm every worker (imports, the pool's connections, prepared statements).
+                    self.api_load(server, request, headers, 4, max(8, min(200, requests // 10)))
+                    for level in levels:
+                        yield {
+                            "operation": name,
+                            **self.api_load(server, request, headers, level, requests),
+                        }
+        finally:
+            api_token.delete()
+
+    def api_load(self, server, request, headers, clients, requests):
+        """`clients` keep-alive connections send `requests` requests in all, each as soon as
+        its last one is answered."""
+        port = server.port
+        latencies, errors = [], []
+        per_client = -(-requests // clients)
+        barrier = threading.Barrier(clients + 1)
+
+        def work(index):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            barrier.wait()
+            try:
+                for n in range(index * per_client, (index + 1) * per_client):
+                    method, path, body = request(n)
+                    sent = time.perf_counter()
+                    conn.request(
+                        method,
+                        path,
+                        body=None if body is None else json.dumps(body),
+                        headers=headers,
+                    )
+                    response = conn.getresponse()
+                    response.read()
+                    latencies.append(time.perf_counter() - sent)
+                    if response.status not in (200, 201):
+                        errors.append((response.status, path))
+            except Exception as exc:  # reported with the results, not hidden
+                errors.append(repr(exc))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        cpu_before = self.cpu_seconds(server.pid)
+        began = time.perf_counter()
+        barrier.wait()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - began
+        cpu_after = self.cpu_seconds(server.pid)
+        done = len(latencies)
+        return {
+            "clients": clients,
+            "requests": done,
+            "requests_per_second": round(done / seconds, 1),
+            "p50_ms": ms(statistics.median(latencies)) if latencies else None,
+            "p95_ms": ms(p95(latencies)),
+            "cpu_ms_per_request": {
+                part: round((cpu_after[part] - cpu_before[part]) / max(done, 1) * 1000, 2)
+                for part in cpu_before
+            },
+            "errors": errors[:5],
+        }
+
+    def print_api_row(self, row):
+        cpu = ", ".join(f"{k} {v}" for k, v in row["cpu_ms_per_request"].items())
+        self.stdout.write(
+            f"{row['operation']:<30} x{row['clients']:>2}: {row['requests_per_second']:>6.0f}/s,"
+            f" p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, errors: {len(row['errors'])};"
+            f" CPU ms per request: {cpu}"
+        )
+
     # Claims over HTTP
 
     def enqueue_fresh(self, count):
@@ -1042,7 +1200,7 @@ class Command(BaseCommand):
         cookies = self.http_reviewers(concurrency if cycle else per_client * concurrency)
         queues = [cookies[i::concurrency] for i in range(concurrency)]
         interval = concurrency / rate if rate else 0  # between one client's requests
-        port = free_port()
+        port = self.port or free_port()
         started_at = timezone.now()
         latencies, errors = [], []
         counts = [0] * concurrency
@@ -1117,9 +1275,23 @@ class Command(BaseCommand):
         }
 
     @staticmethod
-    def cpu_seconds(server_pid) -> dict:
-        """CPU time (user + system) so far of gunicorn (master and workers), of the PostgreSQL
-        processes on this machine, and of this process. Linux (/proc) only."""
+    def postmaster_pid() -> int | None:
+        """The pid of this database's PostgreSQL server, when it runs on this machine: the
+        parent of this connection's backend."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        try:
+            return int(Path(f"/proc/{backend}/stat").read_text().rsplit(") ", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # another machine's, or another namespace's
+            return None
+
+    @classmethod
+    def cpu_seconds(cls, server_pid) -> dict:
+        """CPU time (user + system) so far of gunicorn (master and workers), of this database's
+        PostgreSQL server (its processes; every PostgreSQL on this machine if it cannot be
+        told apart), and of this process. Linux (/proc) only."""
+        postmaster = cls.postmaster_pid()
         tick = os.sysconf("SC_CLK_TCK")
         cpu = {"gunicorn": 0.0, "postgresql": 0.0}
         for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -1137,7 +1309,9 @@ class Command(BaseCommand):
                 cpu["gunicorn"] += used + reaped
             elif int(fields[1]) == server_pid:
                 cpu["gunicorn"] += used
-            elif name == "postgres":
+            elif postmaster and postmaster in (int(pid), int(fields[1])):
+                cpu["postgresql"] += used + (reaped if int(pid) == postmaster else 0)
+            elif name == "postgres" and not postmaster:
                 cpu["postgresql"] += used + reaped
         cpu["bench client"] = time.process_time()
         return cpu
@@ -1243,6 +1417,7 @@ def gunicorn(port):
                 time.sleep(0.2)
         else:
             raise CommandError("gunicorn did not start: " + process.stderr.read1().decode())
+        process.port = port
         yield process
     finally:
         process.send_signal(signal.SIGTERM)

@@ -1,0 +1,210 @@
+"""The fixed cost of a request (docs/performance.md, "The API's request"): what each API call
+and the signed-in page floor ask the database, pinned statement by statement.
+
+A token-authenticated API call asks for its token once (one indexed query), and passes the
+session, CSRF, messages and the signed-in user by; an update writes the columns that changed;
+a new result's review rule asks nothing unless the result is doubtful. A signed-in page reads
+its user with their roles and permissions in one query.
+"""
+
+import json
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from mediaanalysis.pipeline.models import ApiToken
+from tests.conftest import make_job, make_result
+
+pytestmark = pytest.mark.django_db
+
+JSON = "application/json"
+
+
+def token_client(scope="write", **headers) -> Client:
+    """A worker's client, its token used a moment ago (so no last-used write is counted)."""
+    token, raw = ApiToken.issue(f"floor-{scope}", scope)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return Client(headers={"authorization": f"Bearer {raw}", **headers})
+
+
+def statements(captured, table) -> list[str]:
+    return [q["sql"] for q in captured if f'"{table}"' in q["sql"] or f" {table} " in q["sql"]]
+
+
+def set_columns(update_sql: str) -> set[str]:
+    """The columns an UPDATE writes."""
+    assignments = re.search(r"SET (.*) WHERE", update_sql).group(1)
+    return set(re.findall(r'"(\w+)" = ', assignments))
+
+
+def test_a_job_read_by_token_asks_for_the_token_and_the_job_and_nothing_else(
+    django_assert_num_queries,
+):
+    worker, job = token_client("read"), make_job()
+
+    with django_assert_num_queries(2) as captured:
+        response = worker.get(f"/api/jobs/{job.pk}")
+
+    assert response.status_code == 200
+    assert len(statements(captured, "api_tokens")) == 1
+
+
+def test_a_progress_poll_asks_for_the_token_and_four_columns_of_the_job(
+    django_assert_num_queries,
+):
+    worker, job = token_client("read"), make_job(status="processing", progress=0.5)
+
+    with django_assert_num_queries(2):
+        response = worker.get(f"/api/jobs/{job.pk}/progress")
+
+    assert response.json()["progress"] == 0.5
+
+
+def test_a_progress_update_locks_the_job_and_writes_its_progress_and_updated_at_only(
+    django_assert_num_queries,
+):
+    worker, job = token_client(), make_job(status="processing", progress=0.1)
+
+    # The token; the job, locked, in a savepoint (the test's transaction holds the outer one);
+    # one UPDATE.
+    with django_assert_num_queries(5) as captured:
+        response = worker.patch(f"/api/jobs/{job.pk}", {"progress": 0.4}, content_type=JSON)
+
+    assert response.status_code == 200
+    (update,) = [q["sql"] for q in captured if q["sql"].startswith("UPDATE")]
+    assert set_columns(update) == {"progress", "updated_at"}
+
+
+def test_a_result_patch_writes_only_the_columns_it_sent(django_assert_num_queries):
+    worker, result = token_client(), make_result(confidence_score=0.95)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = worker.patch(
+            f"/api/results/{result.pk}", {"summary": "Two speakers."}, content_type=JSON
+        )
+
+    assert response.status_code == 200
+    (update,) = [q["sql"] for q in captured if q["sql"].startswith('UPDATE "analysis_results"')]
+    assert set_columns(update) == {"summary", "updated_at"}
+
+
+def test_a_confident_new_result_asks_no_review_lookup(django_assert_num_queries):
+    worker, job = token_client(), make_job(status="processing")
+    body = {"job_id": job.pk, "analysis_type": "audio", "confidence_score": 0.95}
+
+    # The token; in a savepoint: the job's check, the INSERT, the routing rule that applies to
+    # it (docs/quality.md) and its result.created event (the event's dispatch task is enqueued
+    # after the commit, which a test never reaches).
+    with django_assert_num_queries(7) as captured:
+        response = worker.post("/api/results/", body, content_type=JSON)
+
+    assert response.status_code == 201
+    assert statements(captured, "hitl_reviews") == []
+
+
+def test_a_doubtful_new_result_still_goes_to_review():
+    worker, job = token_client(), make_job(status="processing")
+    body = {"job_id": job.pk, "analysis_type": "audio", "confidence_score": 0.2}
+
+    response = worker.post("/api/results/", body, content_type=JSON)
+
+    assert response.status_code == 201
+    result = job.results.get()
+    assert result.reviews.count() == 1
+
+
+def test_a_post_with_an_idempotency_key_looks_its_token_up_once():
+    worker, job = token_client(), make_job(status="processing")
+    body = {"job_id": job.pk, "analysis_type": "audio", "confidence_score": 0.95}
+
+    with CaptureQueriesContext(connection) as captured:
+        response = worker.post(
+            "/api/results/", body, content_type=JSON, headers={"Idempotency-Key": "k-1"}
+        )
+
+    assert response.status_code == 201
+    assert len([q for q in statements(captured, "api_tokens") if "SELECT" in q]) == 1
+
+
+def test_a_token_call_from_a_signed_in_browser_reads_no_session_and_no_user(
+    manager, django_assert_num_queries
+):
+    worker, job = token_client("read"), make_job()
+    worker.force_login(manager)  # a session cookie too: the token alone counts
+
+    with django_assert_num_queries(2):
+        response = worker.get(f"/api/jobs/{job.pk}")
+
+    assert response.status_code == 200
+    request = response.wsgi_request
+    assert not hasattr(request, "session")
+    assert not hasattr(request, "_messages")
+    assert request.user.is_anonymous
+
+
+def test_a_call_without_a_token_keeps_the_whole_middleware(manager):
+    browser = Client()
+    browser.force_login(manager)
+
+    response = browser.get("/api/jobs/")
+
+    assert response.status_code == 401
+    assert response.wsgi_request.user == manager  # a session call, refused by the API itself
+    assert hasattr(response.wsgi_request, "session")
+
+
+def test_a_token_revoked_or_deleted_is_refused_at_once():
+    revoked, deleted = ApiToken.issue("revoked", "read"), ApiToken.issue("deleted", "read")
+    job = make_job()
+    for _token, raw in (revoked, deleted):
+        assert (
+            Client().get(f"/api/jobs/{job.pk}", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code
+            == 200
+        )
+
+    ApiToken.objects.filter(pk=revoked[0].pk).update(revoked_at=timezone.now())
+    deleted[0].delete()
+
+    for _token, raw in (revoked, deleted):
+        response = Client().get(f"/api/jobs/{job.pk}", HTTP_AUTHORIZATION=f"Bearer {raw}")
+        assert response.status_code == 401
+
+
+def test_a_token_of_too_small_a_scope_is_still_refused_with_its_scope_named():
+    reader, job = token_client("read"), make_job(status="processing")
+
+    response = reader.patch(f"/api/jobs/{job.pk}", {"progress": 0.2}, content_type=JSON)
+
+    assert response.status_code == 403
+    assert "'read'" in json.loads(response.content)["detail"]
+
+
+def test_the_signed_in_page_floor_reads_the_user_with_their_roles_in_one_query(
+    manager_client, django_assert_num_queries
+):
+    manager_client.get("/jobs/0/")  # the session is cached after its first read
+
+    # The user with their roles and permissions; the missing job.
+    with django_assert_num_queries(2) as captured:
+        response = manager_client.get("/jobs/0/")
+
+    assert response.status_code == 404
+    assert "Managers" in response.content.decode()
+    assert len(statements(captured, "auth_user")) == 1
+
+
+@pytest.mark.parametrize("job_id", [2**31, 2**63, 10**30])
+def test_a_job_id_beyond_the_column_is_no_such_job_not_an_overflow(job_id):
+    worker = token_client("write")
+
+    responses = [
+        worker.get(f"/api/jobs/{job_id}"),
+        worker.get(f"/api/jobs/{job_id}/progress"),
+        worker.patch(f"/api/jobs/{job_id}", {"progress": 0.5}, content_type=JSON),
+    ]
+
+    assert [response.status_code for response in responses] == [404, 404, 404]
