@@ -1294,8 +1294,9 @@ QUERIES = [
     ("delete", "/api/jobs/{job_id}", None, 12),
     ("post", "/api/jobs/{job_id}/restore", None, 12),
     # A doubtful result: the review it enqueues is counted too, and the webhook events of both
-    # (result.created; review.enqueued, which reads the new review's result first).
-    ("post", "/api/results/", lambda ids: GOOD_RESULT | {"job_id": ids["job_id"]} | LOW, 16),
+    # (result.created; review.enqueued, which reads the new review's result first); and, when
+    # the new review's id falls in REVIEW_GOLD_RATE's sample, the look for a gold item to mix in.
+    ("post", "/api/results/", lambda ids: GOOD_RESULT | {"job_id": ids["job_id"]} | LOW, 17),
     ("patch", "/api/results/{result_id}", lambda ids: {"summary": "s"}, 6),
     ("delete", "/api/results/{result_id}", None, 10),
     ("post", "/api/results/{result_id}/restore", None, 11),
