@@ -378,7 +378,10 @@ class HITLReview(SoftDeleteModel):
                     " model's calibration keeps being measured."
                 )
             case Reason.CHANGED:
-                return "The result changed after a “needs changes” decision: check it again."
+                again = f" (needs-changes round {details['round']})" if "round" in details else ""
+                return (
+                    f"The result changed after a “needs changes” decision: check it again{again}."
+                )
             case Reason.MANUAL:
                 return f"Sent to review by {details.get('by') or 'a manager'}."
             case Reason.SECOND_REVIEW:
@@ -402,7 +405,8 @@ class HITLReview(SoftDeleteModel):
             case Reason.MANUAL:
                 return f"Sent by {details.get('by') or 'a manager'}"
             case Reason.CHANGED:
-                return "Changed after “needs changes”"
+                again = f", round {details['round']}" if "round" in details else ""
+                return f"Changed after “needs changes”{again}"
             case Reason.UNRECORDED:
                 return "—"
         return Reason(self.shown_reason).label

@@ -279,12 +279,16 @@ def enqueue_if_doubtful(result: AnalysisResult, created: bool = False) -> bool:
             return enqueue([result.pk], reason=Reason.SPOT_CHECK, details=facts) == 1
         return False
     if last.status == ReviewStatus.COMPLETED and last.approved == Decision.NEEDS_CHANGES:
+        # The needs-changes loop's round: one more than the result's needs-changes decisions.
+        asked = reviews.filter(
+            round=Round.FIRST, status=ReviewStatus.COMPLETED, approved=Decision.NEEDS_CHANGES
+        ).count()
         return (
             enqueue(
                 [result.pk],
                 priority=last.priority,
                 reason=Reason.CHANGED,
-                details={"after_review": last.pk},
+                details={"after_review": last.pk, "round": asked + 1},
             )
             == 1
         )

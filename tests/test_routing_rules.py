@@ -79,7 +79,19 @@ def test_a_changed_result_after_needs_changes_goes_round_again_saying_so(reviewe
     result.summary = "fixed"
     result.save()
     again = HITLReview.objects.filter(analysis_result=result).exclude(pk=first.pk).get()
-    assert (again.reason, again.reason_details) == (Reason.CHANGED, {"after_review": first.pk})
+    assert (again.reason, again.reason_details) == (
+        Reason.CHANGED,
+        {"after_review": first.pk, "round": 2},
+    )
+    assert "needs-changes round 2" in again.why()
+    assert again.why_short() == "Changed after “needs changes”, round 2"
+    # Asked again: the third round.
+    claimed = services.claim_next(reviewer)
+    services.decide(claimed.pk, reviewer, "needs_changes", "", None)
+    result.summary = "fixed again"
+    result.save()
+    third = HITLReview.objects.filter(analysis_result=result, status="pending").get()
+    assert third.reason_details["round"] == 3
 
 
 def test_a_person_sending_results_to_review_is_recorded_by_name(manager, manager_client):
