@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from mediaanalysis.pipeline.models import AnalysisResult, MediaFile, MediaPeaks
+from reviews.models import HITLReview, Reason
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +72,17 @@ def test_seeding_twice_adds_no_second_copy(settings, tmp_path):
 
     assert (MediaFile.objects.count(), MediaPeaks.objects.count()) == counts
     assert (tmp_path / "demo" / "invoice.pdf").read_bytes() == (DEMO / "invoice.pdf").read_bytes()
+
+
+def test_each_demo_media_review_says_why_it_is_in_the_queue(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    seed()
+
+    reviews = HITLReview.objects.filter(
+        analysis_result__media_file__original_filename__in=[
+            f["filename"] for f in MANIFEST["files"]
+        ]
+    )
+    assert reviews.count() == len(MANIFEST["files"])
+    assert {review.why_short() for review in reviews} == {"Sent by manager"}
+    assert not HITLReview.objects.filter(reason=Reason.UNRECORDED).exists()

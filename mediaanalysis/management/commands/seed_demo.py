@@ -238,13 +238,16 @@ class Command(BaseCommand):
                 created_at=job.completed_at,
             )
             # Video first: a demo reviewer's first "Claim next" gets the video.
+            manager = self.users["manager"]
             review = HITLReview.objects.create(
                 analysis_result=result,
                 priority=MEDIA_PRIORITY.get(entry["media_type"], 6),
+                reason=Reason.MANUAL,
+                reason_details={"by": manager.get_username(), "by_id": manager.pk},
                 created_at=job.completed_at + timedelta(seconds=n),
             )
             ReviewEvent.objects.create(
-                review=review, kind=ReviewEvent.Kind.ENQUEUED, actor=self.users["manager"], at=now
+                review=review, kind=ReviewEvent.Kind.ENQUEUED, actor=manager, at=now
             )
         self.stdout.write(
             f"{len(manifest['files'])} files of playable media under {settings.MEDIA_ROOT}/demo/."
