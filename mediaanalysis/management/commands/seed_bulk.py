@@ -487,7 +487,7 @@ class PostgresLoader:
                         FROM hitl_reviews f WHERE f.id >= %(base)s AND f.status = 'completed') f
                 CROSS JOIN LATERAL (SELECT ({reviewers})[1 + (array_position({reviewers}, f.reviewed_by) + (f.k %% {n - 1})) %% {n}] AS who,
                                            least(now(), f.opened + random() * interval '6 hours') AS claimed) c
-                WHERE (f.k - 1) %% %(step)s = 0 AND f.k <= %(step)s * %(wanted)s""",
+                WHERE (f.k - 1) %% %(step)s = 0 AND f.k <= %(step)s::int * %(wanted)s""",
             {"base": base["hitl_reviews"], "step": step, "wanted": wanted},
         )
         self.bar.update(self.cursor.rowcount)
