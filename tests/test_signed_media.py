@@ -22,12 +22,10 @@ from reviews import services
 from reviews.models import HITLReview
 
 from .conftest import client_for, make_file, make_job, make_result
+from .test_media_serving import DATA, SIZE
 from .test_peaks import RATE, write_audio
 
 pytestmark = pytest.mark.django_db
-
-DATA = bytes(range(256)) * 40  # 10,240 bytes, every offset distinguishable
-SIZE = len(DATA)
 
 
 @pytest.fixture
