@@ -4,8 +4,11 @@ cache (REDIS_URL, or CACHE_DIR on one host)."""
 from django.core.cache import cache
 from django.tasks import task
 
-from .stats import Scope
-from .views import WATCHED_KEY, compute
+from .stats import WINDOWS, Scope
+from .views import compute, watched_scopes
+
+# The filtered scopes kept warm at most, the most recently looked at first.
+WARM_FILTERED = 6
 
 
 @task()
@@ -19,10 +22,15 @@ def recount(window: str, job_type: str = "", model: str = "") -> None:
 
 
 @task()
-def recount_watched() -> bool:
-    """Periodic: keep the default view fresh while someone has looked at the dashboard lately,
-    so that nobody waits for a recount; idle, it costs nothing."""
-    if not cache.get(WATCHED_KEY):
-        return False
-    compute(Scope())
-    return True
+def recount_watched() -> int:
+    """Periodic: while someone has looked at the dashboard lately, keep every window of it
+    fresh (switching to 7 or 30 days never waits for a recount) and the filtered views they
+    looked at; idle, it costs nothing. Returns how many scopes it recounted."""
+    watched = watched_scopes()
+    if not watched:
+        return 0
+    windows = [Scope(window=window) for window in WINDOWS]
+    scopes = windows + [scope for scope in watched if scope not in windows][:WARM_FILTERED]
+    for scope in scopes:
+        compute(scope)
+    return len(scopes)

@@ -23,8 +23,8 @@ from reviews.models import Decision
 from .charts import Series, bar_chart, calibration_chart, hbar_chart, sparkline
 from .stats import WINDOWS, Scope, figures
 
-# Someone looked at the dashboard lately: the periodic recount keeps its default view warm.
-WATCHED_KEY, WATCHED_SECONDS = "dashboard:watched", 600
+# The scopes someone looked at lately, with when: the periodic recount keeps them warm.
+WATCHED_KEY, WATCHED_SECONDS, WATCHED_MOST = "dashboard:watched:v2", 600, 50
 
 
 class DashboardForm(forms.Form):
@@ -90,7 +90,7 @@ def _figures(scope: Scope, refresh: bool) -> dict:
     """
     from .tasks import recount
 
-    cache.set(WATCHED_KEY, True, WATCHED_SECONDS)
+    watch(scope)
     data = None if refresh else cache.get(scope.cache_key())
     if data is None:
         return compute(scope)
@@ -100,6 +100,22 @@ def _figures(scope: Scope, refresh: bool) -> dict:
     ):
         recount.enqueue(scope.window, scope.job_type, scope.model)
     return data
+
+
+def watched_scopes() -> dict[Scope, float]:
+    """The scopes looked at in the last WATCHED_SECONDS, with when, the latest first."""
+    now = timezone.now().timestamp()
+    seen = sorted((cache.get(WATCHED_KEY) or {}).items(), key=lambda item: item[1], reverse=True)
+    return {scope: at for scope, at in seen[:WATCHED_MOST] if now - at < WATCHED_SECONDS}
+
+
+def watch(scope: Scope) -> None:
+    """Note that someone looks at `scope`, at most once a minute per scope (a lost update
+    between two readers costs one period of warmth, no more)."""
+    now = timezone.now().timestamp()
+    watched = watched_scopes()
+    if now - watched.get(scope, 0) > 60:
+        cache.set(WATCHED_KEY, {scope: now} | watched, WATCHED_SECONDS)
 
 
 def compute(scope: Scope) -> dict:

@@ -4,6 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from dashboard.stats import Scope, figures
 from dashboard.tasks import recount, recount_watched
@@ -360,7 +363,7 @@ def test_stale_figures_are_served_while_one_background_recount_is_queued(
 def test_the_periodic_recount_keeps_the_dashboard_warm_only_while_someone_watches(
     manager_client, pipeline_data
 ):
-    assert recount_watched.call() is False  # nobody looked: no work
+    assert recount_watched.call() == 0  # nobody looked: no work
     manager_client.get("/dashboard/")
     make_job(
         status="failed",
@@ -368,8 +371,24 @@ def test_the_periodic_recount_keeps_the_dashboard_warm_only_while_someone_watche
         created_at=at(minutes=1),
         completed_at=at(minutes=1),
     )
-    assert recount_watched.call() is True
+    assert recount_watched.call() == 3  # the three windows
     assert "while watched" in manager_client.get("/dashboard/").text
+    with time_machine.travel(NOW + timedelta(minutes=11), tick=False):
+        assert recount_watched.call() == 0  # nobody looked for ten minutes
+
+
+@pytest.mark.django_db
+def test_every_window_and_each_filtered_view_looked_at_stays_warm(manager_client, pipeline_data):
+    """Switching the window, or coming back to a filtered view, never waits for a recount."""
+    manager_client.get("/dashboard/")
+    manager_client.get("/dashboard/?window=7d&model=m1")
+    scopes = [Scope(window=w) for w in ("24h", "7d", "30d")] + [Scope(window="7d", model="m1")]
+    cache.delete_many([scope.cache_key() for scope in scopes])
+    assert recount_watched.call() == 4  # three windows and the filtered view looked at
+    for query in ("?window=30d", "?window=7d&model=m1", "?window=7d"):
+        with CaptureQueriesContext(connection) as queries:
+            manager_client.get(f"/dashboard/{query}")
+        assert len(queries) <= 3, query  # from the cache: no recount's dozens of statements
 
 
 @pytest.mark.django_db
