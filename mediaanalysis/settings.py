@@ -196,7 +196,14 @@ def database_config(url: str) -> dict:
             "server_side_binding": DB_SERVER_SIDE_BINDING,
             "prepare_threshold": DB_PREPARE_THRESHOLD if DB_SERVER_SIDE_BINDING else None,
             "connect_timeout": max(1, round(DB_CONNECT_TIMEOUT)),
-            "options": f"-c statement_timeout={round(DB_COMMAND_TIMEOUT * 1000)}",
+            # Prepared statements are planned for their parameters every time: a generic plan
+            # cannot know how many rows a search or a filter value matches, and PostgreSQL
+            # chose one that made a filtered search's page 200 take 784 ms instead of 46 ms
+            # (docs/performance.md, "Search"). Parsing once is what pays; planning is cheap.
+            "options": (
+                f"-c statement_timeout={round(DB_COMMAND_TIMEOUT * 1000)}"
+                " -c plan_cache_mode=force_custom_plan"
+            ),
             "application_name": "media-analysis-dashboard",
         }
     elif config["ENGINE"] == "django.db.backends.sqlite3":

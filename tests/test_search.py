@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.models import AnalysisResult, ApiToken
 from mediaanalysis.pipeline.search import InvalidSearch, WebSearch, parse
+from mediaanalysis.settings import database_config
 from reviews.models import HITLReview
 from tests.conftest import make_job, make_result
 
@@ -536,3 +537,14 @@ def test_a_shallow_page_of_many_matches_is_found_among_the_newest_rows(
             shown = found(manager_client, '"refund request"', per_page=per_page)
         assert shown == everything[:per_page]
     assert found(manager_client, "refund", per_page=2, page=2) == everything[2:4]
+
+
+def test_prepared_statements_are_planned_for_their_search_every_time():
+    """A prepared statement's generic plan cannot know how many rows a search matches: one made
+    a filtered search's deep page 17 times slower (docs/performance.md, "Search")."""
+    options = database_config("postgres://user@db.example/app")["OPTIONS"]["options"]
+    assert "-c plan_cache_mode=force_custom_plan" in options
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW plan_cache_mode")
+            assert cursor.fetchone() == ("force_custom_plan",)
