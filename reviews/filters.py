@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from mediaanalysis.pipeline.filters import (
     DateOrDateTimeField,
+    DrawnByJinja2,
     ResultFilter,
     SearchFilter,
     range_bound,
@@ -188,7 +189,7 @@ def _values(field):
     return lambda: [(v, v) for v in distinct_values(AnalysisResult, field) if v]
 
 
-class QueueFilter(django_filters.FilterSet):
+class QueueFilter(DrawnByJinja2, django_filters.FilterSet):
     """The reviewer's lane: what "Claim next" and skip take the head of (PRODUCT.md section 3).
 
     Type, model and priority are chosen from the values the data has; the lane is kept in the

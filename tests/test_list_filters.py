@@ -5,6 +5,7 @@ the ids, and a session is active only while it is being used."""
 from datetime import timedelta
 
 import pytest
+from django.forms.renderers import Jinja2
 from django.utils import timezone
 
 from mediaanalysis.templatetags.listing import middle
@@ -98,3 +99,19 @@ def test_a_session_is_active_while_seen_lately_and_idle_after(manager_client, se
     assert [s.session_id for s in active] == ["sess-now"]
     idle = manager_client.get("/sessions/?state=idle").context["rows"]
     assert [s.session_id for s in idle] == ["sess-fortnight"]
+
+
+@pytest.mark.parametrize("url", ["/jobs/", "/results/", "/files/", "/sessions/", "/reviews/"])
+def test_every_filter_bar_is_drawn_by_jinja2_with_the_same_widgets(manager_client, url):
+    """Jinja2 draws a list's dozen widgets several times faster (docs/performance.md); the
+    widgets, our suggestion box among them, stay the same."""
+    make_job(job_type="transcription")
+    response = manager_client.get(url)
+    form = response.context["form"]
+    assert isinstance(form.renderer, Jinja2)
+    for field in form.visible_fields():
+        assert f'name="{field.html_name}"' in response.text
+    if url == "/jobs/":
+        assert '<datalist id="id_job_type-suggestions"><option value="transcription">' in (
+            response.text
+        )
