@@ -47,7 +47,7 @@ def pairs(decided) -> dict:
         .values(
             model=F("analysis_result__model_used"),
             analysis_type=F("analysis_result__analysis_type"),
-            first=F("previous_review__approved"),
+            first=F("previous_decision"),
             second=F("approved"),
         )
         .annotate(n=Count("pk"))
@@ -66,8 +66,8 @@ def pairs(decided) -> dict:
     # Per reviewer: their decision against the other reviewer's, whichever round was theirs.
     people: dict = {}
     for mine, other, user in (
-        ("previous_review__approved", "approved", "previous_review__reviewed_by__username"),
-        ("approved", "previous_review__approved", "reviewed_by__username"),
+        ("previous_decision", "approved", "previous_review__reviewed_by__username"),
+        ("approved", "previous_decision", "reviewed_by__username"),
     ):
         for row in (
             seconds.order_by()

@@ -279,7 +279,8 @@ def quality_reviews(kind: str, pair: str = "", reviewer: str = "", since=None):
     if since is not None:
         decided = decided.filter(reviewed_at__gte=since)
     by = Q(reviewed_by__username=reviewer)
-    first_by = Q(previous_review__reviewed_by__username=reviewer)
+    # The reviewer's own reviews, as a set: not each second review's first looked up in turn.
+    first_by = Q(previous_review__in=HITLReview.objects.filter(reviewed_by__username=reviewer))
     if kind in ("low_confidence", "spot_check"):
         opened = HITLReview.objects.filter(round=Round.FIRST, reason=kind)
         if since is not None:
@@ -318,10 +319,10 @@ def quality_reviews(kind: str, pair: str = "", reviewer: str = "", since=None):
         round=Round.SECOND, gold_item__isnull=True, previous_review__isnull=False
     )
     if kind == "agreed":
-        seconds = seconds.filter(approved=F("previous_review__approved"))
+        seconds = seconds.filter(approved=F("previous_decision"))
     elif kind == "disagreed":
-        seconds = seconds.exclude(approved=F("previous_review__approved"))
+        seconds = seconds.exclude(approved=F("previous_decision"))
     if pair:
         first, second = pair.split(":")
-        seconds = seconds.filter(previous_review__approved=first, approved=second)
+        seconds = seconds.filter(previous_decision=first, approved=second)
     return seconds.filter(by | first_by) if reviewer else seconds

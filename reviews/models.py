@@ -256,6 +256,12 @@ class HITLReview(SoftDeleteModel):
         related_name="follow_ups",
         db_index=False,  # idx_hitl_previous_review, over the few rows that have one
     )
+    # The decision this review follows up, as it stood when this one opened (set on creation):
+    # agreement is read from one row, not by looking each first review up (docs/performance.md,
+    # "Review quality"). Blind review: never shown to this review's reviewer.
+    previous_decision = models.CharField(
+        max_length=13, choices=Decision, null=True, blank=True, editable=False
+    )
     gold_item = models.ForeignKey(
         "GoldItem",
         null=True,
@@ -310,6 +316,20 @@ class HITLReview(SoftDeleteModel):
                 name="idx_hitl_gold_item",
                 condition=Q(gold_item__isnull=False),
             ),
+            # Decided second reviews by when, with what agreement needs: the dashboard's
+            # agreement and the results lists its figures link to read the window from it alone.
+            models.Index(
+                fields=["reviewed_at"],
+                include=["analysis_result", "approved", "previous_decision", "reviewed_by"],
+                name="idx_hitl_decided_seconds",
+                condition=Q(
+                    round=Round.SECOND,
+                    status=ReviewStatus.COMPLETED,
+                    deleted_at__isnull=True,
+                    gold_item__isnull=True,
+                    previous_review__isnull=False,
+                ),
+            ),
             # The dashboard's open adjudications, oldest first, and their count
             # (docs/performance.md, "Review quality").
             models.Index(
@@ -352,6 +372,11 @@ class HITLReview(SoftDeleteModel):
 
     def __str__(self):
         return f"Review #{self.pk} of result #{self.analysis_result_id}"
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and self.previous_review_id and self.previous_decision is None:
+            self.previous_decision = self.previous_review.approved
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("review-detail", args=[self.pk])

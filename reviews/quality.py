@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Exists, F, FloatField, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, FloatField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from mediaanalysis.pipeline.models import AnalysisResult
@@ -81,7 +81,7 @@ def decision_context(review_id) -> dict:
             "analysis_result_id",
             "analysis_result__job_id",
             "analysis_result__updated_at",
-            previous_decision=F("previous_review__approved"),
+            "previous_decision",
             second_review_rate=_rule_value(
                 "second_review_rate", settings.REVIEW_SECOND_REVIEW_RATE
             ),
@@ -114,6 +114,7 @@ class FollowUp:
     round: int
     reason: str
     details: dict
+    previous_decision: str  # the decision that set it off
 
 
 def follow_up(review_id, context: dict, approved: str) -> FollowUp | None:
@@ -128,9 +129,10 @@ def follow_up(review_id, context: dict, approved: str) -> FollowUp | None:
                 Round.SECOND,
                 Reason.SECOND_REVIEW,
                 {"of_review": review_id, "rate": rate, "rule": context["rule_id"]},
+                approved,
             )
     elif context["round"] == Round.SECOND and context["previous_decision"] not in (None, approved):
-        return FollowUp(Round.ADJUDICATION, Reason.ADJUDICATION, {"of_review": review_id})
+        return FollowUp(Round.ADJUDICATION, Reason.ADJUDICATION, {"of_review": review_id}, approved)
     return None
 
 

@@ -624,6 +624,7 @@ def _open_follow_up(review_id, context, follow, now) -> int | None:
                 reason=follow.reason,
                 reason_details=follow.details,
                 previous_review_id=review_id,
+                previous_decision=follow.previous_decision,
                 priority=context["priority"],
                 created_at=now,
                 updated_at=now,

@@ -155,6 +155,8 @@ def test_a_disagreement_goes_to_adjudication_by_neither_reviewer(
     services.decide(second.pk, other_reviewer, "yes", "Fine by me.", None)
     adjudication = HITLReview.objects.get(round=Round.ADJUDICATION)
     assert adjudication.previous_review_id == second.pk
+    # Each follow-up keeps the decision it follows up, for agreement to be read from one row.
+    assert (second.previous_decision, adjudication.previous_decision) == ("no", "yes")
     assert adjudication.reason == Reason.ADJUDICATION
     assert adjudication.reason_details == {"of_review": second.pk}
     assert services.claim_next(reviewer) is None
@@ -250,6 +252,7 @@ def test_the_second_reviewer_sees_nothing_of_the_first_decision(
     answer = token_client("read").get(f"/api/reviews/{second.pk}")
     assert answer.status_code == 200 and answer.json()["round"] == Round.SECOND
     assert_blind(json.dumps(answer.json()))
+    assert second.previous_decision and "previous_decision" not in answer.json()
 
 
 @pytest.mark.django_db

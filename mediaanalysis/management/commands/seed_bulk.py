@@ -472,7 +472,7 @@ class PostgresLoader:
         self.cursor.execute(
             f"""INSERT INTO hitl_reviews (analysis_result_id, status, priority, claimed_by, claimed_at,
                     claim_expires_at, approved, reviewed_at, reviewed_by, round, reason, reason_details,
-                    previous_review_id, created_at, updated_at)
+                    previous_review_id, previous_decision, created_at, updated_at)
                 SELECT f.analysis_result_id, CASE WHEN k %% 50 = 0 THEN 'pending' ELSE 'completed' END, f.priority,
                        CASE WHEN k %% 50 <> 0 THEN who END, CASE WHEN k %% 50 <> 0 THEN claimed END,
                        CASE WHEN k %% 50 <> 0 THEN claimed + interval '15 minutes' END,
@@ -481,7 +481,7 @@ class PostgresLoader:
                        CASE WHEN k %% 50 <> 0 THEN least(now(), claimed + random() * interval '5 minutes') END,
                        CASE WHEN k %% 50 <> 0 THEN who END,
                        2, 'second_review', jsonb_build_object('of_review', f.id, 'rate', 0.2, 'rule', NULL),
-                       f.id, opened, opened
+                       f.id, f.approved, opened, opened
                 FROM (SELECT f.*, row_number() OVER (ORDER BY f.id) AS k, random() AS r,
                              least(now(), f.reviewed_at + interval '1 minute') AS opened
                         FROM hitl_reviews f WHERE f.id >= %(base)s AND f.status = 'completed') f
@@ -495,14 +495,15 @@ class PostgresLoader:
         self.cursor.execute(
             f"""INSERT INTO hitl_reviews (analysis_result_id, status, priority, claimed_by, claimed_at,
                     claim_expires_at, approved, reviewed_at, reviewed_by, round, reason, reason_details,
-                    previous_review_id, created_at, updated_at)
+                    previous_review_id, previous_decision, created_at, updated_at)
                 SELECT s.analysis_result_id, CASE WHEN waits THEN 'pending' ELSE 'completed' END, s.priority,
                        CASE WHEN NOT waits THEN who END, CASE WHEN NOT waits THEN at END,
                        CASE WHEN NOT waits THEN at + interval '15 minutes' END,
                        CASE WHEN waits THEN NULL WHEN random() < 0.5 THEN f.approved ELSE s.approved END,
                        CASE WHEN NOT waits THEN at + random() * interval '5 minutes' END,
                        CASE WHEN NOT waits THEN who END,
-                       3, 'adjudication', jsonb_build_object('of_review', s.id), s.id, s.reviewed_at, s.reviewed_at
+                       3, 'adjudication', jsonb_build_object('of_review', s.id), s.id, s.approved,
+                       s.reviewed_at, s.reviewed_at
                 FROM hitl_reviews s JOIN hitl_reviews f ON f.id = s.previous_review_id
                 CROSS JOIN LATERAL (SELECT array_position({reviewers}, f.reviewed_by) AS p1,
                                            array_position({reviewers}, s.reviewed_by) AS p2,
@@ -674,6 +675,7 @@ class OrmLoader:
                     reason=Reason.SECOND_REVIEW,
                     reason_details={"of_review": first.pk},
                     previous_review=first,
+                    previous_decision=first.approved,
                     created_at=first.reviewed_at,
                 )
             )
@@ -685,6 +687,7 @@ class OrmLoader:
                 reason=Reason.ADJUDICATION,
                 reason_details={"of_review": second.pk},
                 previous_review_id=second.pk,
+                previous_decision=second.approved,
                 created_at=second.reviewed_at,
             )
             for second in HITLReview.objects.filter(round=Round.SECOND).select_related(
