@@ -67,14 +67,18 @@ def signed_url(kind: str, pk: int, user_id: int, now: float | None = None) -> st
 def player_urls(media: MediaFile, reader) -> dict:
     """The URLs the player gets: signed for a reader who may see the media, else the plain
     signed-in URLs (which then answer as they do to anyone)."""
+    signed_in = reverse(KINDS["media"], args=[media.pk])
     if reader is not None and reader.has_perm("mediaanalysis.view_mediafile"):
         return {
             "src": signed_url("media", media.pk, reader.pk),
             "peaks_src": signed_url("peaks", media.pk, reader.pk),
+            # A page left open past the signed URL's expiry goes on from here (player.js).
+            "fallback_src": signed_in,
         }
     return {
-        "src": reverse(KINDS["media"], args=[media.pk]),
+        "src": signed_in,
         "peaks_src": reverse(KINDS["peaks"], args=[media.pk]),
+        "fallback_src": "",
     }
 
 

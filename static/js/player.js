@@ -194,7 +194,31 @@ function start(root) {
     frame = media && !media.paused ? requestAnimationFrame(tick) : 0;
   };
 
+  // A signed URL lasts MEDIA_SIGNED_URL_EXPIRY (an hour). A page left open longer, whose next
+  // range request is refused, goes on from the signed-in URL at the same second.
+  let wasPlaying = false;
+  function fallBack(element) {
+    const fallback = element.dataset.fallbackSrc;
+    if (!fallback || element.getAttribute("src") === fallback) return false;
+    const at = element.currentTime || 0;
+    const resume = wasPlaying;
+    element.src = fallback;
+    element.addEventListener("loadedmetadata", () => {
+      if (at) element.currentTime = at;
+      if (resume) element.play().catch(() => {});
+    }, { once: true });
+    return true;
+  }
+  const image = document.getElementById("image-element");
+  image?.addEventListener("error", () => {
+    if (image.dataset.fallbackSrc && image.getAttribute("src") !== image.dataset.fallbackSrc) {
+      image.src = image.dataset.fallbackSrc;
+    }
+  });
+
   if (media) {
+    media.addEventListener("playing", () => { wasPlaying = true; });
+    media.addEventListener("pause", () => { wasPlaying = false; });
     media.addEventListener("play", () => { if (!frame) frame = requestAnimationFrame(tick); });
     for (const name of ["pause", "seeked", "timeupdate", "loadedmetadata", "ratechange"]) {
       media.addEventListener(name, update);
@@ -204,6 +228,7 @@ function start(root) {
       if (looped) seek(looped.start);
     });
     media.addEventListener("error", () => {
+      if (fallBack(media)) return;
       const codes = { 1: "loading was stopped", 2: "a network error", 3: "the file could not be decoded", 4: "the format is not supported or the file was not found" };
       showError(`The media could not be played from ${root.dataset.where}: ${codes[media.error?.code] ?? "unknown error"}. The review still works from the text.`);
     });

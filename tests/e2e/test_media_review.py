@@ -280,3 +280,29 @@ def test_a_text_document_shows_as_text_and_a_segment_jumps_to_its_paragraph(
     page.keyboard.press("]")
     expect(page.locator("#para-4")).to_have_class(re.compile(r"\bplaying\b"))
     assert csp == []
+
+
+def test_a_page_left_open_past_its_signed_urls_expiry_goes_on_from_the_signed_in_url(
+    new_page, reviewer, media_root, settings
+):
+    """The signed URLs are already expired when the page opens, as after an hour left open:
+    the video and the image go on from the signed-in URL, with no error shown."""
+    settings.MEDIA_SIGNED_URL_EXPIRY = -3600
+    video = media_review("demo_video.webm")
+    image = media_review("office_desk.jpg")
+    page = new_page()
+    login(page, reviewer)
+    refused = []
+    page.on("response", lambda r: "/media/?" in r.url and r.status == 403 and refused.append(r.url))
+
+    page.goto(f"/reviews/{video.pk}/")
+    player = page.locator("#media-element")
+    expect(player).to_have_attribute("src", f"/files/{video.analysis_result.media_file_id}/media/")
+    page.wait_for_function("document.getElementById('media-element').readyState >= 1")
+    expect(page.locator("#media-error")).to_be_hidden()
+
+    page.goto(f"/reviews/{image.pk}/")
+    picture = page.locator("#image-element")
+    expect(picture).to_have_attribute("src", f"/files/{image.analysis_result.media_file_id}/media/")
+    page.wait_for_function("document.getElementById('image-element').naturalWidth > 0")
+    assert len(refused) >= 2  # the expired signed URLs were refused, then replaced
