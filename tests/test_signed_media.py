@@ -204,10 +204,13 @@ def test_a_signature_opens_only_the_media_and_peaks_urls_and_only_for_reading(re
 
 
 def test_only_a_reader_who_may_see_files_gets_signed_urls(reviewer, nobody, clip):
-    assert "signature=" in player_urls(clip, reviewer)["src"]
+    signed = player_urls(clip, reviewer)
+    assert "signature=" in signed["src"]
+    assert signed["fallback_src"] == f"/files/{clip.pk}/media/"  # once the signature expires
     assert player_urls(clip, nobody) == {
         "src": f"/files/{clip.pk}/media/",
         "peaks_src": f"/files/{clip.pk}/peaks/",
+        "fallback_src": "",
     }
 
 
