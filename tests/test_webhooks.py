@@ -468,3 +468,26 @@ def test_the_delivery_log_pages_answer_with_bounded_queries(
     ]:
         with django_assert_max_num_queries(12):
             assert admin_client.get(url).status_code == 200
+
+
+def test_an_admin_who_finishes_a_job_by_hand_tells_the_pipeline(admin_client):
+    """Not only the API: a job failed (or completed) in the admin's change form emits its event,
+    and an edit that leaves the status alone emits none."""
+    job = make_job(status="processing", progress=0.5, max_retries=3)
+    url = f"/admin/mediaanalysis/analysisjob/{job.pk}/change/"
+    form = {
+        "session_id": job.session_id,
+        "job_type": job.job_type,
+        "progress": "0.5",
+        "retry_count": "0",
+        "max_retries": "3",
+        "results-TOTAL_FORMS": "0",
+        "results-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post(url, form | {"status": "processing", "error_message": "slow"})
+    assert response.status_code == 302, response.text[:3000]
+    assert not Event.objects.exists()
+    admin_client.post(url, form | {"status": "failed", "error_message": "stopped by hand"})
+    [event] = Event.objects.all()
+    assert event.type == EventType.JOB_FAILED
+    assert (event.data["job_id"], event.data["error_message"]) == (job.pk, "stopped by hand")

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from mediaanalysis.adminsite import ReadOnlyInline
 from mediaanalysis.templatetags.listing import duration, middle
 
+from . import events
 from .models import AnalysisJob, AnalysisResult, ApiToken, MediaFile, UserSession
 from .pagination import EstimatedCountPaginator
 from .queries import distinct_values
@@ -326,6 +327,12 @@ class AnalysisJobAdmin(SoftDeleteAdmin):
     def ran(self, obj):
         """From start to finish, as the jobs list shows it."""
         return one_line(duration(obj.duration))
+
+    def save_model(self, request, obj, form, change):
+        """An admin who finishes a job by hand tells the pipeline as the API does: job.completed
+        or job.failed, in the same transaction."""
+        super().save_model(request, obj, form, change)
+        events.job_changed(form.initial.get("status", ""), obj)
 
     def has_retry_permission(self, request):
         return request.user.has_perm("mediaanalysis.retry_analysisjob")
