@@ -200,7 +200,7 @@ function start(root) {
   function fallBack(element) {
     const fallback = element.dataset.fallbackSrc;
     if (!fallback || element.getAttribute("src") === fallback) return false;
-    const at = element.currentTime || 0;
+    const at = element.currentTime || 0; // an image has none
     const resume = wasPlaying;
     element.src = fallback;
     element.addEventListener("loadedmetadata", () => {
@@ -210,11 +210,7 @@ function start(root) {
     return true;
   }
   const image = document.getElementById("image-element");
-  image?.addEventListener("error", () => {
-    if (image.dataset.fallbackSrc && image.getAttribute("src") !== image.dataset.fallbackSrc) {
-      image.src = image.dataset.fallbackSrc;
-    }
-  });
+  image?.addEventListener("error", () => fallBack(image));
 
   if (media) {
     media.addEventListener("playing", () => { wasPlaying = true; });
