@@ -211,6 +211,8 @@ function start(root) {
   }
   const image = document.getElementById("image-element");
   image?.addEventListener("error", () => fallBack(image));
+  // A refusal can come before this script runs: its error event is gone, its mark is not.
+  if (image?.complete && !image.naturalWidth) fallBack(image);
 
   if (media) {
     media.addEventListener("playing", () => { wasPlaying = true; });
@@ -229,6 +231,7 @@ function start(root) {
       showError(`The media could not be played from ${root.dataset.where}: ${codes[media.error?.code] ?? "unknown error"}. The review still works from the text.`);
     });
     speed?.addEventListener("change", () => setSpeed(Number(speed.value)));
+    if (media.error) media.dispatchEvent(new Event("error")); // refused before this script ran
   }
 
   // Clicks: anything with data-seek, a segment row, a page or paragraph, a player button.
