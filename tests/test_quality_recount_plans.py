@@ -17,6 +17,19 @@ from tests.conftest import make_result
 pytestmark = pytest.mark.django_db
 
 
+def recorded(action) -> list[tuple]:
+    """The statements `action` runs, with their parameters."""
+    captured = []
+
+    def record(execute, sql, params, many, context):
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        action()
+    return captured
+
+
 @pytest.fixture
 def statements():
     """The statements of a 24-hour quality recount, with their parameters, by what they read."""
@@ -24,15 +37,8 @@ def statements():
     HITLReview.objects.create(
         analysis_result=first.analysis_result, round=Round.ADJUDICATION, previous_review=first
     )
-    captured = []
-
-    def record(execute, sql, params, many, context):
-        captured.append((sql, params))
-        return execute(sql, params, many, context)
-
     now = timezone.now()
-    with connection.execute_wrapper(record):
-        quality_figures(Scope("24h"), now - timedelta(hours=24), now)
+    captured = recorded(lambda: quality_figures(Scope("24h"), now - timedelta(hours=24), now))
 
     def one(fragment):
         [found] = [(sql, params) for sql, params in captured if fragment in sql]
@@ -96,15 +102,10 @@ def test_the_results_behind_a_disagreement_figure_are_read_from_the_second_revie
         approved="yes",
         reviewed_at=timezone.now(),
     )
-    captured = []
-
-    def record(execute, sql, params, many, context):
-        captured.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        page = manager_client.get("/results/?quality=disagreed&quality_since=2020-01-01")
-    assert f"#{first.analysis_result_id}" in page.text
+    url = "/results/?quality=disagreed&quality_since=2020-01-01"
+    pages = []
+    captured = recorded(lambda: pages.append(manager_client.get(url)))
+    assert f"#{first.analysis_result_id}" in pages[0].text
     reads = [(sql, p) for sql, p in captured if '"previous_decision"' in sql]
     assert reads and not any('JOIN "hitl_reviews"' in sql for sql, _ in reads), reads
     if connection.vendor == "postgresql":
