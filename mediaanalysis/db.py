@@ -52,16 +52,53 @@ def pool_stats(connection) -> dict | None:
     return {"size": size, "available": available, "busy": size - available}
 
 
-class ByPk:
-    """One row by its (integer) primary key, read with a statement the ORM compiles once per
-    database.
+class Compiled:
+    """A query the ORM compiles once per database, then runs with other values in its
+    markers' places.
 
-    For the reads every request makes (the signed-in user with their roles, an API call's
-    job): building and compiling a QuerySet anew took more of such a request than the database
-    did (docs/performance.md, "The API's request"). `rows()` gives the QuerySet to read from
-    (filters, annotations, only() or select_for_update(), but no select_related: the row is read
-    with raw(), which builds no related objects); it is compiled with a marker standing for the
-    key, and each read puts the key in the marker's place.
+    For the reads every request makes (the signed-in user with their roles, an API call's job,
+    a new result's routing rule): building and compiling a QuerySet anew took more of such a
+    request than the database did (docs/performance.md, "The API's request"). `build` gets
+    the markers and returns the QuerySet; every parameter equal to a marker (of its type) is
+    replaced by the value given for it. The statement's text never changes, so PostgreSQL
+    prepares it once per connection.
+    """
+
+    def __init__(self, build, *markers):
+        self.build, self.markers = build, markers
+        self.compiled = {}
+
+    def statement(self, db, *values) -> tuple[str, list]:
+        if (compiled := self.compiled.get(db)) is None:
+            query = self.build(*self.markers).using(db).query
+            sql, params = query.get_compiler(db).as_sql()
+            slots = [
+                [i for i, p in enumerate(params) if type(p) is type(m) and p == m]
+                for m in self.markers
+            ]
+            if not all(slots):
+                raise ValueError(f"A marker is not among the parameters of: {sql}")
+            compiled = self.compiled[db] = (sql, list(params), slots)
+        sql, params, slots = compiled
+        params = params.copy()
+        for at, value in zip(slots, values, strict=True):
+            for i in at:
+                params[i] = value
+        return sql, params
+
+    def first_row(self, *values, using="default") -> tuple | None:
+        """The statement's first row as a tuple (for a values_list() QuerySet), or None."""
+        with connections[using].cursor() as cursor:
+            cursor.execute(*self.statement(using, *values))
+            return cursor.fetchone()
+
+
+class ByPk:
+    """One row by its (integer) primary key, read with a statement compiled once (Compiled).
+
+    `rows()` gives the QuerySet to read from (filters, annotations, only() or
+    select_for_update(), but no select_related: the row is read with raw(), which builds no
+    related objects).
     """
 
     MARKER = -7_301_009
@@ -69,7 +106,8 @@ class ByPk:
     def __init__(self, rows):
         self.rows = rows
         self.model = self.for_update = None
-        self.compiled = {}
+        self.span = {}  # per database: the key column's range
+        self.compiled = Compiled(lambda pk: rows().filter(pk=pk), self.MARKER)
 
     def get(self, pk):
         """The row with this key, or None."""
@@ -78,15 +116,11 @@ class ByPk:
             self.model, self.for_update = queryset.model, queryset.query.select_for_update
         route = router.db_for_write if self.for_update else router.db_for_read
         db = route(self.model)
-        if (compiled := self.compiled.get(db)) is None:
-            query = self.rows().using(db).filter(pk=self.MARKER).query
-            sql, params = query.get_compiler(db).as_sql()
-            params = list(params)
-            # The key's column's range: a key beyond it would overflow the driver.
-            span = connections[db].ops.integer_field_range(self.model._meta.pk.get_internal_type())
-            compiled = self.compiled[db] = (sql, params, params.index(self.MARKER), span)
-        sql, params, at, (low, high) = compiled
+        if (span := self.span.get(db)) is None:  # a key beyond it would overflow the driver
+            field = self.model._meta.pk.get_internal_type()
+            span = self.span[db] = connections[db].ops.integer_field_range(field)
+        low, high = span
         if not low <= pk <= high:  # no such row; the ORM says so too, without asking
             return None
-        params = [*params[:at], pk, *params[at + 1 :]]
+        sql, params = self.compiled.statement(db, pk)
         return next(iter(self.model._base_manager.db_manager(db).raw(sql, params)), None)

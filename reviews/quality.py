@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Exists, FloatField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from mediaanalysis.db import Compiled
 from mediaanalysis.pipeline.models import AnalysisResult
 
 from .models import Decision, HITLReview, Reason, Round, RoutingRule
@@ -41,22 +42,29 @@ class Rule:
     rule_id: int | None = None
 
 
+# Every result the API creates asks for its rule: the statement is compiled once.
+_RULE = Compiled(
+    lambda analysis_type, model_used: RoutingRule.objects.matching(
+        analysis_type, model_used
+    ).values_list("confidence_threshold", "spot_check_rate", "second_review_rate", "pk")[:1],
+    "\0analysis_type",
+    "\0model_used",
+)
+
+
 def rule_for(analysis_type: str, model_used: str | None) -> Rule:
     """The most specific routing rule of this type and model (one query of a small table)."""
-    rule = RoutingRule.objects.matching(analysis_type or "", model_used or "").first()
-    if rule is None:
+    row = _RULE.first_row(analysis_type or "", model_used or "")
+    if row is None:
         return Rule(
             settings.REVIEW_CONFIDENCE_THRESHOLD,
             settings.REVIEW_SPOT_CHECK_RATE,
             settings.REVIEW_SECOND_REVIEW_RATE,
         )
-    threshold = rule.confidence_threshold
-    return Rule(
-        settings.REVIEW_CONFIDENCE_THRESHOLD if threshold is None else threshold,
-        rule.spot_check_rate,
-        rule.second_review_rate,
-        rule.pk,
-    )
+    threshold, spot_check_rate, second_review_rate, pk = row
+    if threshold is None:
+        threshold = settings.REVIEW_CONFIDENCE_THRESHOLD
+    return Rule(threshold, spot_check_rate, second_review_rate, pk)
 
 
 def _rule_value(field: str, default: float):

@@ -12,10 +12,13 @@ import re
 
 import pytest
 from django.db import connection
+from django.db.models import Q
+from django.db.models.sql.compiler import SQLCompiler
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from mediaanalysis.db import Compiled
 from mediaanalysis.pipeline.models import ApiToken
 from tests.conftest import make_job, make_result
 
@@ -104,6 +107,25 @@ def test_a_confident_new_result_asks_no_review_lookup(django_assert_num_queries)
 
     assert response.status_code == 201
     assert statements(captured, "hitl_reviews") == []
+
+
+def test_a_new_result_compiles_no_read_after_the_first(monkeypatch):
+    """Its job's check and its routing rule are statements compiled once (mediaanalysis.db)."""
+    worker, job = token_client(), make_job(status="processing")
+    body = {"job_id": job.pk, "analysis_type": "audio", "confidence_score": 0.95}
+    worker.post("/api/results/", body, content_type=JSON)
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler,
+        "as_sql",
+        lambda self, *a, **k: compiled.append(self.query) or as_sql(self, *a, **k),
+    )
+
+    response = worker.post("/api/results/", body, content_type=JSON)
+
+    assert response.status_code == 201
+    assert compiled == []
 
 
 def test_a_doubtful_new_result_still_goes_to_review():
@@ -208,3 +230,15 @@ def test_a_job_id_beyond_the_column_is_no_such_job_not_an_overflow(job_id):
     ]
 
     assert [response.status_code for response in responses] == [404, 404, 404]
+
+
+def test_a_compiled_statement_puts_its_value_wherever_its_marker_was():
+    token, _ = ApiToken.issue("twice", "read")
+    by_name_or_scope = Compiled(
+        lambda v: ApiToken.objects.filter(Q(name=v) | Q(scope=v)).values_list("pk"), "\0v"
+    )
+
+    assert by_name_or_scope.first_row("twice") == (token.pk,)
+    assert by_name_or_scope.first_row("nothing") is None
+    with pytest.raises(ValueError, match="marker"):
+        Compiled(lambda v: ApiToken.objects.values_list("pk"), "\0lost").first_row("x")
