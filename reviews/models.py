@@ -97,19 +97,21 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
         # Round 1 rows never reach the subquery: the head of the queue stays one index read.
         return self.exclude(Q(round__gt=Round.FIRST) & Exists(decided_by_user))
 
-    def not_skipped_by(self, user, now):
-        """Without the reviews `user` skipped in the last REVIEW_SKIP_SECONDS, so that a skipped
-        item does not come straight back to them (idx_hitl_event_skips: their recent skips)."""
-        since = now - timedelta(seconds=settings.REVIEW_SKIP_SECONDS)
+    def not_skipped_by(self, user, now, since=None):
+        """Without the reviews `user` skipped in the last REVIEW_SKIP_SECONDS (since `since`),
+        so that a skipped item does not come straight back to them (idx_hitl_event_skips:
+        their recent skips)."""
+        if since is None:
+            since = now - timedelta(seconds=settings.REVIEW_SKIP_SECONDS)
         skipped = ReviewEvent.objects.filter(
             kind=ReviewEvent.Kind.SKIPPED, actor=user, at__gt=since
         ).values("review_id")
         return self.exclude(pk__in=skipped)
 
-    def queue_for(self, user, now):
+    def queue_for(self, user, now, since=None):
         """The queue as `user` sees it and claims from it: claimable(now), without the blind
         reviews they may not take and the ones they just skipped. A lane filters this."""
-        return self.claimable(now).for_reviewer(user).not_skipped_by(user, now)
+        return self.claimable(now).for_reviewer(user).not_skipped_by(user, now, since)
 
     def live_claims(self, now):
         return self.alive().filter(status__in=HELD, claim_expires_at__gt=now)

@@ -7,6 +7,7 @@ instead of queueing behind one another.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from mediaanalysis.db import ByPk, Compiled
 from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.validation import sanitize_text
 
@@ -295,9 +297,15 @@ def enqueue_if_doubtful(result: AnalysisResult, created: bool = False) -> bool:
     return False
 
 
+_REVIEWER_ROW = Compiled(
+    lambda pk: get_user_model().objects.select_for_update().filter(pk=pk).values_list("pk"),
+    ByPk.MARKER,
+)
+
+
 def _lock_reviewer(user) -> None:
     """One claim at a time per reviewer, even from two tabs clicking at once."""
-    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    _REVIEWER_ROW.first_row(user.pk)
 
 
 def _take(review: HITLReview, user, now) -> bool:
@@ -365,23 +373,39 @@ SELECT * FROM held UNION ALL SELECT * FROM taken
 """
 
 
+def _head(queue):
+    return queue.select_for_update(skip_locked=True, of=("self",)).values("id", "claimed_by")[:1]
+
+
+# The whole queue's head, compiled once: a reviewer without a lane claims with it. Its markers
+# stand for the reviewer, now, and the start of the window of their skips.
+_WHOLE_QUEUE_HEAD = Compiled(
+    lambda user, now, since: _head(HITLReview.objects.queue_for(user, now, since)),
+    ByPk.MARKER,
+    datetime(1900, 1, 1, tzinfo=UTC),
+    datetime(1900, 1, 2, tzinfo=UTC),
+)
+
+
 def _claim_next_in_one_statement(user, now, lane) -> HITLReview | None:
-    head = (
-        lane(HITLReview.objects.queue_for(user, now))
-        .select_for_update(skip_locked=True, of=("self",))
-        .values("id", "claimed_by")[:1]
-    )
-    head_sql, head_params = head.query.sql_with_params()
+    if lane is whole_queue:
+        since = now - timedelta(seconds=settings.REVIEW_SKIP_SECONDS)
+        head_sql, head_params = _WHOLE_QUEUE_HEAD.statement(connection.alias, user.pk, now, since)
+    else:
+        head_sql, head_params = _head(
+            lane(HITLReview.objects.queue_for(user, now))
+        ).query.sql_with_params()
     expires = claim_expiry(now)
     params = [user.pk, now, *head_params, user.pk, now, expires, now, user.pk, now]
     return next(iter(HITLReview.objects.raw(CLAIM_NEXT.format(head=head_sql), params)), None)
 
 
-def _whole_queue(queryset):
+def whole_queue(queryset):
+    """The lane of a reviewer who has chosen none."""
     return queryset
 
 
-def claim_next(user, lane=_whole_queue) -> HITLReview | None:
+def claim_next(user, lane=whole_queue) -> HITLReview | None:
     """Hand `user` the review they already hold, or the head of their lane; None if empty.
 
     `lane` narrows `queue_for(user, now)` (the reviewer's queue filters: reviews.filters.Lane);
@@ -414,7 +438,7 @@ def _claim_next(user, now, lane) -> HITLReview | None:
     return None
 
 
-def skip(review_id, user, lane=_whole_queue) -> HITLReview | None:
+def skip(review_id, user, lane=whole_queue) -> HITLReview | None:
     """Give the held review back (recorded as a skip) and claim the head of the lane, in one
     transaction. The skipped review stays out of this reviewer's queue for REVIEW_SKIP_SECONDS
     (not_skipped_by); others may take it at once."""

@@ -42,14 +42,27 @@ def _lane(request, data=None) -> QueueFilter:
     return lane
 
 
-def _posted_lane(request) -> QueueFilter:
+def _posted_lane(request) -> QueueFilter | None:
     """A claim's lane: the `lane` field the queue's form sends (the lane shown there), the
-    lane's own parameters in the query string, or else the session's."""
+    lane's own parameters in the query string, or else the session's. None for no lane at all
+    (the whole queue), which needs no form."""
     if "lane" in request.POST:
-        return _lane(request, QueryDict(request.POST["lane"][:2000]))
-    if any(name in request.GET for name in QueueFilter.base_filters):
-        return _lane(request, request.GET)
-    return _lane(request)
+        data = QueryDict(request.POST["lane"][:2000])
+    elif any(name in request.GET for name in QueueFilter.base_filters):
+        data = request.GET
+    else:
+        data = QueryDict(request.session.get(LANE_SESSION_KEY, ""))
+    if data:
+        return _lane(request, data)
+    if request.session.get(LANE_SESSION_KEY):
+        request.session[LANE_SESSION_KEY] = ""
+    return None
+
+
+def _narrowing(lane):
+    """What a claim narrows the queue with: nothing for the whole queue (its statement is
+    compiled once, services._WHOLE_QUEUE_HEAD)."""
+    return lane.narrow if lane is not None and lane.lane() else services.whole_queue
 
 
 def _go_to(request, review, marker="", lane=None):
@@ -74,10 +87,10 @@ def _next_claim(request, decided=None):
     """
     marker = f"?decided={decided}" if decided else ""
     lane = _posted_lane(request)
-    if not lane.is_valid():
+    if lane is not None and not lane.is_valid():
         messages.error(request, "Your lane's filters no longer apply: choose them again.")
         return redirect_to(request, reverse("review-queue") + "?" + urlencode({"lane": "all"}))
-    review = services.claim_next(request.user, lane=lane.narrow)
+    review = services.claim_next(request.user, lane=_narrowing(lane))
     return _go_to(request, review, marker, lane)
 
 
@@ -159,10 +172,10 @@ def skip(request, pk):
     queue for a while (REVIEW_SKIP_SECONDS)."""
     _require_review(pk)
     lane = _posted_lane(request)
-    if not lane.is_valid():
+    if lane is not None and not lane.is_valid():
         lane = _lane(request, QueryDict())
     try:
-        review = services.skip(pk, request.user, lane=lane.narrow)
+        review = services.skip(pk, request.user, lane=_narrowing(lane))
     except services.ClaimLost as lost:
         messages.warning(request, f"Not skipped: {lost}")
         return redirect_to(request, reverse("review-detail", args=[pk]))

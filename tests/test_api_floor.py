@@ -20,6 +20,8 @@ from django.utils import timezone
 
 from mediaanalysis.db import Compiled
 from mediaanalysis.pipeline.models import ApiToken
+from reviews.filters import QueueFilter
+from reviews.models import HITLReview
 from tests.conftest import make_job, make_result
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +244,30 @@ def test_a_compiled_statement_puts_its_value_wherever_its_marker_was():
     assert by_name_or_scope.first_row("nothing") is None
     with pytest.raises(ValueError, match="marker"):
         Compiled(lambda v: ApiToken.objects.values_list("pk"), "\0lost").first_row("x")
+
+
+@pytest.mark.postgres
+def test_a_claim_from_the_whole_queue_compiles_no_read_after_the_first(
+    reviewer, reviewer_client, monkeypatch
+):
+    """The reviewer's lock and the queue's head are statements compiled once, and a reviewer
+    without a lane builds no lane form (docs/performance.md, "The API's request")."""
+    first, second = (HITLReview.objects.create(analysis_result=make_result()) for _ in range(2))
+    assert reviewer_client.post("/reviews/claim-next/")["Location"] == f"/reviews/{first.pk}/"
+    HITLReview.objects.filter(pk=first.pk).back_to_queue(timezone.now(), priority=-1)
+    compiled, forms = [], []
+    as_sql, lane_init = SQLCompiler.as_sql, QueueFilter.__init__
+    monkeypatch.setattr(
+        SQLCompiler,
+        "as_sql",
+        lambda self, *a, **k: compiled.append(self.query) or as_sql(self, *a, **k),
+    )
+    monkeypatch.setattr(
+        QueueFilter, "__init__", lambda self, *a, **k: forms.append(a) or lane_init(self, *a, **k)
+    )
+
+    response = reviewer_client.post("/reviews/claim-next/")
+
+    assert response["Location"] == f"/reviews/{second.pk}/"
+    assert (compiled, forms) == ([], [])
+    assert HITLReview.objects.get(pk=second.pk).claimed_by == reviewer
