@@ -69,28 +69,43 @@ class Compiled:
         self.compiled = {}
 
     def statement(self, db, *values) -> tuple[str, list]:
-        if (compiled := self.compiled.get(db)) is None:
-            query = self.build(*self.markers).using(db).query
-            sql, params = query.get_compiler(db).as_sql()
-            slots = [
-                [i for i, p in enumerate(params) if type(p) is type(m) and p == m]
-                for m in self.markers
-            ]
-            if not all(slots):
-                raise ValueError(f"A marker is not among the parameters of: {sql}")
-            compiled = self.compiled[db] = (sql, list(params), slots)
-        sql, params, slots = compiled
+        sql, params, slots, _ = self._compiled(db)
         params = params.copy()
         for at, value in zip(slots, values, strict=True):
             for i in at:
                 params[i] = value
         return sql, params
 
+    def _compiled(self, db):
+        if (compiled := self.compiled.get(db)) is None:
+            compiler = self.build(*self.markers).using(db).query.get_compiler(db)
+            sql, params = compiler.as_sql()
+            slots = [
+                [i for i, p in enumerate(params) if type(p) is type(m) and p == m]
+                for m in self.markers
+            ]
+            if not all(slots):
+                raise ValueError(f"A marker is not among the parameters of: {sql}")
+            # The backend's converters of the selected columns (SQLite's datetimes, say).
+            columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
+            converters = compiler.get_converters(columns)
+            compiled = self.compiled[db] = (sql, list(params), slots, converters)
+        return compiled
+
     def first_row(self, *values, using="default") -> tuple | None:
-        """The statement's first row as a tuple (for a values_list() QuerySet), or None."""
-        with connections[using].cursor() as cursor:
+        """The statement's first row as the ORM would give it (for a values_list() QuerySet),
+        or None."""
+        connection = connections[using]
+        with connection.cursor() as cursor:
             cursor.execute(*self.statement(using, *values))
-            return cursor.fetchone()
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        row = list(row)
+        for at, (converters, expression) in self._compiled(using)[3].items():
+            for convert in converters:
+                row[at] = convert(row[at], expression, connection)
+        return tuple(row)
 
 
 class ByPk:

@@ -8,10 +8,10 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Exists, FloatField, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from mediaanalysis.db import Compiled
+from mediaanalysis.db import ByPk, Compiled
 from mediaanalysis.pipeline.models import AnalysisResult
 
 from .models import Decision, HITLReview, Reason, Round, RoutingRule
@@ -67,22 +67,23 @@ def rule_for(analysis_type: str, model_used: str | None) -> Rule:
     return Rule(threshold, spot_check_rate, second_review_rate, pk)
 
 
-def _rule_value(field: str, default: float):
+def _applying_rule(field: str):
     """The applying rule's `field` for the outer review's result, as a subquery."""
     rules = RoutingRule.objects.matching(
         OuterRef("analysis_result__analysis_type"),
         Coalesce(OuterRef("analysis_result__model_used"), Value("")),
     )
-    return Coalesce(Subquery(rules.values(field)[:1]), Value(default), output_field=FloatField())
+    return Subquery(rules.values(field)[:1])
 
 
-def decision_context(review_id) -> dict:
-    """What a decision needs to know besides the claim, in one read before its transaction: the
-    result as the webhook names it, and what the decision may set off (its round, gold, the
-    earlier decision, the second-review rate of its rule)."""
-    row = (
-        HITLReview.all_objects.filter(pk=review_id)
-        .values(
+# Read by every decision: compiled once.
+_DECISION_CONTEXT = Compiled(
+    lambda pk: (
+        HITLReview.all_objects.filter(pk=pk)
+        .annotate(
+            second_review_rate=_applying_rule("second_review_rate"), rule_id=_applying_rule("pk")
+        )
+        .values_list(
             "round",
             "priority",
             "gold_item_id",
@@ -90,30 +91,30 @@ def decision_context(review_id) -> dict:
             "analysis_result__job_id",
             "analysis_result__updated_at",
             "previous_decision",
-            second_review_rate=_rule_value(
-                "second_review_rate", settings.REVIEW_SECOND_REVIEW_RATE
-            ),
-            rule_id=Subquery(
-                RoutingRule.objects.matching(
-                    OuterRef("analysis_result__analysis_type"),
-                    Coalesce(OuterRef("analysis_result__model_used"), Value("")),
-                ).values("pk")[:1]
-            ),
+            "second_review_rate",
+            "rule_id",
         )
-        .first()
-    ) or {}
+    ),
+    ByPk.MARKER,
+)
+
+
+def decision_context(review_id) -> dict:
+    """What a decision needs to know besides the claim, in one read before its transaction: the
+    result as the webhook names it, and what the decision may set off (its round, gold, the
+    earlier decision, the second-review rate of its rule)."""
+    row = _DECISION_CONTEXT.first_row(review_id)
+    if row is None:
+        row = (Round.FIRST, 0, None, None, None, None, None, None, None)
+    round_, priority, gold, result_id, job_id, version, previous, rate, rule_id = row
     return {
-        "subject": {
-            "result_id": row.get("analysis_result_id"),
-            "job_id": row.get("analysis_result__job_id"),
-            "result_version": row.get("analysis_result__updated_at"),
-        },
-        "round": row.get("round", Round.FIRST),
-        "priority": row.get("priority", 0),
-        "gold": row.get("gold_item_id") is not None,
-        "previous_decision": row.get("previous_decision"),
-        "second_review_rate": row.get("second_review_rate") or 0.0,
-        "rule_id": row.get("rule_id"),
+        "subject": {"result_id": result_id, "job_id": job_id, "result_version": version},
+        "round": round_,
+        "priority": priority,
+        "gold": gold is not None,
+        "previous_decision": previous,
+        "second_review_rate": settings.REVIEW_SECOND_REVIEW_RATE if rule_id is None else rate,
+        "rule_id": rule_id,
     }
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from mediaanalysis.db import Compiled
 from mediaanalysis.pipeline.models import ApiToken
+from reviews import quality
 from reviews.filters import QueueFilter
 from reviews.models import HITLReview
 from tests.conftest import make_job, make_result
@@ -271,3 +272,35 @@ def test_a_claim_from_the_whole_queue_compiles_no_read_after_the_first(
     assert response["Location"] == f"/reviews/{second.pk}/"
     assert (compiled, forms) == ([], [])
     assert HITLReview.objects.get(pk=second.pk).claimed_by == reviewer
+
+
+def test_a_decision_reads_its_context_with_a_statement_compiled_once(
+    reviewer, reviewer_client, monkeypatch
+):
+    reviews = [HITLReview.objects.create(analysis_result=make_result()) for _ in range(2)]
+    reviewer_client.post("/reviews/claim-next/")
+    decision = {"approved": "yes", "reviewer_notes": "fine"}
+    reviewer_client.post(f"/reviews/{reviews[0].pk}/decide/", decision)  # claims the next one
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler,
+        "as_sql",
+        lambda self, *a, **k: compiled.append(self.query) or as_sql(self, *a, **k),
+    )
+
+    response = reviewer_client.post(f"/reviews/{reviews[1].pk}/decide/", decision)
+
+    assert response.status_code == 302
+    assert HITLReview.objects.get(pk=reviews[1].pk).reviewed_by == reviewer
+    assert [q for q in compiled if "second_review_rate" in q.annotations] == []
+
+
+def test_a_compiled_read_gives_what_the_orm_gives():
+    """Its columns pass the backend's converters: an aware datetime on SQLite too."""
+    review = HITLReview.objects.create(analysis_result=make_result())
+
+    context = quality.decision_context(review.pk)
+
+    assert context["subject"]["result_version"] == review.analysis_result.updated_at
+    assert context["subject"]["result_version"].tzinfo is not None
