@@ -1290,7 +1290,7 @@ QUERIES = [
     ("post", "/api/files/{file_id}/restore", None, 14),
     ("post", "/api/jobs/", lambda ids: GOOD_JOB | {"media_file_id": ids["file_id"]}, 3),
     # A job that completes writes its webhook event (job.completed) too.
-    ("patch", "/api/jobs/{job_id}", lambda ids: {"status": "completed"}, 6),
+    ("patch", "/api/jobs/{job_id}", lambda ids: {"status": "completed"}, 7),  # + its dispatch task
     ("delete", "/api/jobs/{job_id}", None, 12),
     ("post", "/api/jobs/{job_id}/restore", None, 12),
     # A doubtful result: the review it enqueues is counted too, and the webhook events of both

@@ -103,9 +103,9 @@ def test_a_confident_new_result_asks_no_review_lookup(django_assert_num_queries)
     body = {"job_id": job.pk, "analysis_type": "audio", "confidence_score": 0.95}
 
     # The token; in a savepoint: the job's check, the INSERT, the routing rule that applies to
-    # it (docs/quality.md) and its result.created event (the event's dispatch task is enqueued
-    # after the commit, which a test never reaches).
-    with django_assert_num_queries(7) as captured:
+    # it (docs/quality.md), its result.created event and the event's dispatch task (a row of
+    # the same database's queue, committed with it).
+    with django_assert_num_queries(8) as captured:
         response = worker.post("/api/results/", body, content_type=JSON)
 
     assert response.status_code == 201

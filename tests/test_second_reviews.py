@@ -294,23 +294,25 @@ def test_a_decision_that_sets_nothing_off_costs_no_statement_more(
 ):
     """decide(): one read before its transaction (as before: it now also reads the rule's rate
     and the earlier decision); in the transaction the UPDATE, the draft's DELETE, the audit
-    INSERT and the webhook INSERT, plus the savepoint pair of the atomic block."""
+    INSERT, the webhook INSERT and its dispatch task's, plus the savepoint pair of the atomic
+    block."""
     result = make_result()
     services.enqueue([result.pk])
     review = services.claim_next(reviewer)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         services.decide(review.pk, reviewer, "yes", "", None)
 
 
 @pytest.mark.django_db
-def test_a_decision_that_opens_a_second_review_costs_five_statements_more(
+def test_a_decision_that_opens_a_second_review_costs_six_statements_more(
     reviewer, django_assert_num_queries, every_first_review_is_second_reviewed
 ):
     result = make_result()
     services.enqueue([result.pk])
     review = services.claim_next(reviewer)
     # + a savepoint and its release, the review's INSERT, its audit INSERT, its webhook INSERT
-    with django_assert_num_queries(7 + 5):
+    # and its dispatch task's
+    with django_assert_num_queries(8 + 6):
         services.decide(review.pk, reviewer, "yes", "", None)
     assert second_of(review) is not None
 

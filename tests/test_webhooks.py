@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
 from standardwebhooks.webhooks import Webhook
 
 from mediaanalysis.pipeline.models import ApiToken
@@ -110,7 +111,7 @@ def test_a_rolled_back_decision_sends_nothing(
     assert not Event.objects.exists()
 
 
-def test_the_decision_pays_one_insert_in_its_transaction_for_its_event(
+def test_the_decision_pays_an_insert_for_its_event_and_one_for_its_dispatch_in_its_transaction(
     endpoint, reviewer, other_reviewer
 ):
     def statements(review, user):
@@ -123,9 +124,12 @@ def test_the_decision_pays_one_insert_in_its_transaction_for_its_event(
 
     before, inside = statements(claimed_review(reviewer), reviewer)
 
-    assert [s.split()[0] for s in inside] == ["UPDATE", "DELETE", "INSERT", "INSERT"]
-    assert [s for s in inside if "webhook_events" in s] == [inside[-1]]
-    assert inside[-1].startswith('INSERT INTO "webhook_events"')
+    # The dispatch task is a row of this database's queue: it commits with the event, in the
+    # same commit (no second transaction after it, no task lost between the two).
+    assert [s.split()[0] for s in inside] == ["UPDATE", "DELETE", "INSERT", "INSERT", "INSERT"]
+    assert [s for s in inside if "webhook_events" in s] == [inside[-2]]
+    assert inside[-2].startswith('INSERT INTO "webhook_events"')
+    assert inside[-1].startswith('INSERT INTO "django_tasks_database_dbtaskresult"')
     assert len(before) == 1 and before[0].startswith("SELECT")  # the result's id and version
 
 
@@ -421,7 +425,8 @@ def test_the_pipelines_changes_arrive_as_their_events(
 
 def test_the_sweep_sends_what_lost_its_task_and_drops_old_events(receiver, endpoint):
     with time_machine.travel(T0, tick=False) as clock:
-        services.emit(EventType.REVIEW_DECIDED, {"review_id": 1})  # on_commit never ran
+        services.emit(EventType.REVIEW_DECIDED, {"review_id": 1})
+        DBTaskResult.objects.all().delete()  # its task was lost (a queue of another backend)
         run_queued_tasks()
         assert receiver.received == []
         clock.move_to(T0 + timedelta(minutes=2))

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_tasks_db import DatabaseBackend
 
 from . import delivery as http
 from .models import Delivery, DeliveryAttempt, Endpoint, Event, EventType
@@ -26,7 +27,7 @@ def emit(event_type: str, data: dict, endpoint: Endpoint | None = None) -> Event
     """Write one event in the caller's transaction (one INSERT); the worker sends it after the
     commit, and nothing is sent if the transaction rolls back."""
     event = Event.objects.create(type=event_type, data=data, endpoint=endpoint)
-    _dispatch_on_commit([event.pk])
+    _dispatch([event.pk])
     return event
 
 
@@ -37,19 +38,24 @@ def emit_many(event_type: str, data: list[dict]) -> None:
     events = Event.objects.bulk_create(
         [Event(type=event_type, data=item) for item in data], batch_size=BATCH
     )
-    _dispatch_on_commit([event.pk for event in events])
+    _dispatch([event.pk for event in events])
 
 
-def _dispatch_on_commit(event_ids: list[int]) -> None:
+def _dispatch(event_ids: list[int]) -> None:
     from .tasks import dispatch
 
     def enqueue():
         for start in range(0, len(event_ids), BATCH):
             dispatch.enqueue(event_ids[start : start + BATCH])
 
-    # robust: a queue that cannot be reached right after the commit must not turn the
-    # committed change into an error; the sweep dispatches the event a minute later.
-    transaction.on_commit(enqueue, robust=True)
+    if isinstance(dispatch.get_backend(), DatabaseBackend):
+        # The queue is a table of this database: the task is written in the events'
+        # transaction and commits with them, in one commit instead of two.
+        enqueue()
+    else:
+        # robust: a queue that cannot be reached right after the commit must not turn the
+        # committed change into an error; the sweep dispatches the event a minute later.
+        transaction.on_commit(enqueue, robust=True)
 
 
 def _lease(now):
