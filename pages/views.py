@@ -65,7 +65,7 @@ def _without_empty(query) -> str:
     return urlencode([(k, v) for k, values in query.lists() for v in values if v != ""])
 
 
-def _search(filterset):
+def _search(filterset, after=None):
     """A search's queryset, count, sort note and way to a page's ids. Matches are ranked only
     when there are at most RANK_LIMIT of them: ranking a million matches to show 25 would read
     them all. More are shown newest first, which the list's indexes serve (docs/search.md)."""
@@ -82,7 +82,7 @@ def _search(filterset):
                 " (or add filters) to sort them by relevance."
             )
     if not few and filterset.newest_first():
-        page_ids = partial(search.newest_matches, filterset.unsearched(), query)
+        page_ids = partial(search.newest_matches, filterset.unsearched(), query, after=after)
     return qs, counted, note, page_ids
 
 
@@ -100,10 +100,12 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
     qs, counted, search_note, page_ids = filterset.qs, None, "", None
     query = getattr(filterset, "search", None)
     if query is not None:
-        qs, counted, search_note, page_ids = _search(filterset)
+        qs, counted, search_note, page_ids = _search(filterset, after=page_form.cursor())
     page = paginate(
         qs, number, per_page, filtered=filterset.is_filtered(), counted=counted, page_ids=page_ids
     )
+    if page_ids is not None and page.has_next:  # the next page walks on from this one's end
+        page.next_after = f"{page.number}:{page.rows[-1].pk}"
     if query is not None:
         search.find_hits(page.rows, query, using=qs.db)
     context = {

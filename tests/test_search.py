@@ -6,11 +6,13 @@ business (how a snippet is cut), never what matches.
 """
 
 import csv
+import html
 import io
 import re
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -537,6 +539,53 @@ def test_a_shallow_page_of_many_matches_is_found_among_the_newest_rows(
             shown = found(manager_client, '"refund request"', per_page=per_page)
         assert shown == everything[:per_page]
     assert found(manager_client, "refund", per_page=2, page=2) == everything[2:4]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("per_page", [2, 3])
+def test_next_walks_on_from_the_page_before_and_shows_what_the_offset_shows(
+    manager_client, monkeypatch, per_page
+):
+    """A deep page of many matches, reached by "Next", is the walk from the last row of the
+    page before (its bookmark in `after`), not a read of every match before it."""
+    monkeypatch.setattr(search, "RANK_LIMIT", 3)
+    monkeypatch.setattr(search, "WALK_DEPTH", 4)
+    for n in range(14):
+        make_result(transcript="a refund request" if n % 3 else f"call {n}")
+    everything = found(manager_client, '"refund request"', per_page=100)
+    assert len(everything) == 9
+    url, pages, walks = (
+        f"{reverse('result-list')}?q=%22refund+request%22&per_page={per_page}",
+        [],
+        [],
+    )
+    while url:
+        with CaptureQueriesContext(connection) as statements:
+            pages.append(manager_client.get(url))
+        walks.append(any("search_hit" in query["sql"] for query in statements))
+        shown = [row.pk for row in pages[-1].context["rows"]]
+        number = pages[-1].context["page"].number
+        assert shown == everything[(number - 1) * per_page :][:per_page]
+        nxt = re.search(r'href="([^"]+)" rel="next"', pages[-1].text)
+        url = reverse("result-list") + html.unescape(nxt[1]) if nxt else None
+        if url and number > 1:
+            assert f"after={number}%3A{shown[-1]}" in url
+    assert len(pages) == -(-9 // per_page)
+    assert all(walks[1:-1])  # every page between the first and the last walked on
+    previous = re.search(r'href="([^"]+)" rel="prev"', pages[-1].text)
+    assert "after=" not in previous[1]
+
+
+@pytest.mark.parametrize(
+    "after", ["1:1", "x", "2:99999999999", "2:\x00", "-1:5", "2:" + "9" * 5000, "2:\uff15"]
+)
+def test_a_bookmark_for_another_page_or_not_one_at_all_is_ignored(manager_client, after):
+    for _ in range(6):
+        make_result(transcript="refund")
+
+    shown = found(manager_client, "refund", per_page=2, page=3, after=after)
+
+    assert shown == found(manager_client, "refund", per_page=2, page=3)
 
 
 def test_prepared_statements_are_planned_for_their_search_every_time():

@@ -1,6 +1,7 @@
 """Every list's query parameters, validated. A bad value is a form error shown on the page; the
 other filters still apply."""
 
+import re
 from datetime import datetime, time, timedelta
 
 import django_filters
@@ -30,10 +31,23 @@ FILTER_RENDERER = Jinja2()
 
 
 class PageForm(forms.Form):
-    """`page` and `per_page` (1 to 100, as in the seed)."""
+    """`page` and `per_page` (1 to 100, as in the seed); `after`, the pager's bookmark of the
+    page before: "<its number>:<its last row's id>" (see cursor())."""
 
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
     per_page = forms.IntegerField(min_value=1, max_value=100, required=False)
+
+    def cursor(self) -> int | None:
+        """The id of the row the asked-for page follows, if `after` was written for the page
+        just before it: the way to a deep page of a search that walks on from there instead of
+        counting every match before it (search.newest_matches). None otherwise: a bookmark
+        that is not one, or is another page's, is ignored."""
+        bookmark = re.fullmatch(r"([0-9]{1,6}):([0-9]{1,10})", self.data.get("after") or "")
+        if bookmark is None:
+            return None
+        number, row = int(bookmark[1]), int(bookmark[2])
+        page = self.values()[0]
+        return row if number == page - 1 and row < 2**31 else None
 
     def values(self, default_per_page: int = 25) -> tuple[int, int]:
         data = self.cleaned_data if self.is_valid() else {}
@@ -248,7 +262,7 @@ def _readable(value) -> str:
 
 
 # Parameters every list takes besides its filters (PageForm's).
-PAGING = ("page", "per_page")
+PAGING = ("page", "per_page", "after")
 
 
 class DrawnByJinja2:

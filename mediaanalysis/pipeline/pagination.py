@@ -50,6 +50,7 @@ class ListPage:
     total: int
     total_exact: bool
     total_estimated: bool
+    next_after: str | None = None  # the next page's bookmark of this one (PageForm.after)
 
     @property
     def has_previous(self) -> bool:

@@ -298,17 +298,30 @@ def order_by_relevance(queryset, query):
     return queryset.alias(relevance=rank).order_by("-relevance", "-created_at", "-id")
 
 
-def newest_matches(unsearched, query, offset: int, limit: int) -> list[int] | None:
+def newest_matches(
+    unsearched, query, offset: int, limit: int, after: int | None = None
+) -> list[int] | None:
     """Ids `offset` to `offset + limit` of the newest matches of `query` among the newest
-    WALK_ROWS rows of `unsearched` (the results, filtered but not searched, newest first);
-    None where that does not hold them all, or off PostgreSQL: the caller asks the index.
+    WALK_ROWS rows of `unsearched` (the results, filtered but not searched, newest first), or
+    the first `limit` of them after the row `after` (the pager's bookmark: the last row of the
+    page before); None where that does not hold them all, or off PostgreSQL: the caller asks
+    the index.
 
     One statement that walks the newest rows in the list's index order and keeps those that
     match: bounded by WALK_ROWS whatever the query, and as fast for a word in every result
-    as for a phrase in one in forty."""
+    as for a phrase in one in forty. With `after`, page 200 costs what page 2 does."""
     connection = connections[unsearched.db]
+    if after is not None:
+        offset = 0
     if connection.vendor != "postgresql" or offset + limit > WALK_DEPTH:
         return None
+    if after is not None:
+        rows = unsearched.model._base_manager.db_manager(unsearched.db)
+        at = rows.filter(pk=after).values_list("created_at", flat=True).first()
+        if at is None:
+            return None
+        # Older than the bookmark in the list's order (created_at, id), from the index.
+        unsearched = unsearched.filter(created_at__lte=at).exclude(created_at=at, pk__gte=after)
     recent = unsearched.annotate(
         search_hit=Matches(F("search_vector"), TsQuery(as_search(query)))
     ).values_list("id", "created_at", "search_hit")[:WALK_ROWS]
