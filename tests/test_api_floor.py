@@ -41,6 +41,18 @@ def statements(captured, table) -> list[str]:
     return [q["sql"] for q in captured if f'"{table}"' in q["sql"] or f" {table} " in q["sql"]]
 
 
+def compiling(monkeypatch) -> list:
+    """The queries the ORM compiles from now on (SELECTs: inserts and updates have their own
+    compilers), as a list that fills up."""
+    compiled, as_sql = [], SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler,
+        "as_sql",
+        lambda self, *a, **k: compiled.append(self.query) or as_sql(self, *a, **k),
+    )
+    return compiled
+
+
 def set_columns(update_sql: str) -> set[str]:
     """The columns an UPDATE writes."""
     assignments = re.search(r"SET (.*) WHERE", update_sql).group(1)
@@ -117,13 +129,7 @@ def test_a_new_result_compiles_no_read_after_the_first(monkeypatch):
     worker, job = token_client(), make_job(status="processing")
     body = {"job_id": job.pk, "analysis_type": "audio", "confidence_score": 0.95}
     worker.post("/api/results/", body, content_type=JSON)
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-    monkeypatch.setattr(
-        SQLCompiler,
-        "as_sql",
-        lambda self, *a, **k: compiled.append(self.query) or as_sql(self, *a, **k),
-    )
+    compiled = compiling(monkeypatch)
 
     response = worker.post("/api/results/", body, content_type=JSON)
 
@@ -256,13 +262,7 @@ def test_a_claim_from_the_whole_queue_compiles_no_read_after_the_first(
     first, second = (HITLReview.objects.create(analysis_result=make_result()) for _ in range(2))
     assert reviewer_client.post("/reviews/claim-next/")["Location"] == f"/reviews/{first.pk}/"
     HITLReview.objects.filter(pk=first.pk).back_to_queue(timezone.now(), priority=-1)
-    compiled, forms = [], []
-    as_sql, lane_init = SQLCompiler.as_sql, QueueFilter.__init__
-    monkeypatch.setattr(
-        SQLCompiler,
-        "as_sql",
-        lambda self, *a, **k: compiled.append(self.query) or as_sql(self, *a, **k),
-    )
+    compiled, forms, lane_init = compiling(monkeypatch), [], QueueFilter.__init__
     monkeypatch.setattr(
         QueueFilter, "__init__", lambda self, *a, **k: forms.append(a) or lane_init(self, *a, **k)
     )
@@ -281,13 +281,7 @@ def test_a_decision_reads_its_context_with_a_statement_compiled_once(
     reviewer_client.post("/reviews/claim-next/")
     decision = {"approved": "yes", "reviewer_notes": "fine"}
     reviewer_client.post(f"/reviews/{reviews[0].pk}/decide/", decision)  # claims the next one
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-    monkeypatch.setattr(
-        SQLCompiler,
-        "as_sql",
-        lambda self, *a, **k: compiled.append(self.query) or as_sql(self, *a, **k),
-    )
+    compiled = compiling(monkeypatch)
 
     response = reviewer_client.post(f"/reviews/{reviews[1].pk}/decide/", decision)
 
