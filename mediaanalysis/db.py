@@ -69,7 +69,7 @@ class Compiled:
         self.compiled = {}
 
     def statement(self, db, *values) -> tuple[str, list]:
-        sql, params, slots, _ = self._compiled(db)
+        sql, params, slots = self._compiled(db)[:3]
         params = params.copy()
         for at, value in zip(slots, values, strict=True):
             for i in at:
@@ -78,7 +78,8 @@ class Compiled:
 
     def _compiled(self, db):
         if (compiled := self.compiled.get(db)) is None:
-            compiler = self.build(*self.markers).using(db).query.get_compiler(db)
+            queryset = self.build(*self.markers).using(db)
+            compiler = queryset.query.get_compiler(db)
             sql, params = compiler.as_sql()
             slots = [
                 [i for i, p in enumerate(params) if type(p) is type(m) and p == m]
@@ -89,7 +90,16 @@ class Compiled:
             # The backend's converters of the selected columns (SQLite's datetimes, say).
             columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
             converters = compiler.get_converters(columns)
-            compiled = self.compiled[db] = (sql, list(params), slots, converters)
+            # Where the model's fields and the annotations are in a row (for instance()).
+            fields = (compiler.klass_info or {}).get("select_fields", [])
+            layout = (
+                queryset.model,
+                [compiler.select[i][0].target.attname for i in fields],
+                fields,
+                compiler.annotation_col_map,
+                queryset._fetch_mode,
+            )
+            compiled = self.compiled[db] = (sql, list(params), slots, converters, layout)
         return compiled
 
     def first_row(self, *values, using="default") -> tuple | None:
@@ -107,13 +117,27 @@ class Compiled:
                 row[at] = convert(row[at], expression, connection)
         return tuple(row)
 
+    def instance(self, *values, using="default"):
+        """The first row as the model instance the ORM would give (with its annotations), or
+        None. Built as the ORM's ModelIterable builds it, without its per-query set-up: that
+        (or raw()'s, which reads the columns' names from the cursor) cost a small API call as
+        much as its statement did (docs/performance.md, "The API's request")."""
+        row = self.first_row(*values, using=using)
+        if row is None:
+            return None
+        model, names, fields, annotations, fetch_mode = self._compiled(using)[4]
+        obj = model.from_db(using, names, [row[i] for i in fields], fetch_mode=fetch_mode)
+        for name, at in annotations.items():
+            setattr(obj, name, row[at])
+        return obj
+
 
 class ByPk:
     """One row by its (integer) primary key, read with a statement compiled once (Compiled).
 
     `rows()` gives the QuerySet to read from (filters, annotations, only() or
-    select_for_update(), but no select_related: the row is read with raw(), which builds no
-    related objects).
+    select_for_update(), but no select_related: Compiled.instance() builds no related
+    objects).
     """
 
     MARKER = -7_301_009
@@ -137,5 +161,4 @@ class ByPk:
         low, high = span
         if not low <= pk <= high:  # no such row; the ORM says so too, without asking
             return None
-        sql, params = self.compiled.statement(db, pk)
-        return next(iter(self.model._base_manager.db_manager(db).raw(sql, params)), None)
+        return self.compiled.instance(pk, using=db)

@@ -14,7 +14,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from dotenv import load_dotenv
-from psycopg_pool import ConnectionPool
+
+from mediaanalysis.pool import check_connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -191,7 +192,7 @@ def database_config(url: str) -> dict:
                 # The seed's max_inactive_connection_lifetime.
                 "max_idle": 300.0,
                 # A connection that died (PostgreSQL restarted) is replaced, not handed out.
-                "check": ConnectionPool.check_connection,
+                "check": check_connection,
             },
             "server_side_binding": DB_SERVER_SIDE_BINDING,
             "prepare_threshold": DB_PREPARE_THRESHOLD if DB_SERVER_SIDE_BINDING else None,

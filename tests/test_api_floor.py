@@ -9,17 +9,25 @@ its user with their roles and permissions in one query.
 
 import json
 import re
+import select
+import time
 
+import psycopg
 import pytest
 from django.db import connection
 from django.db.models import Q
+from django.db.models.query import RawQuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from psycopg_pool import ConnectionPool
 
 from mediaanalysis.db import Compiled
-from mediaanalysis.pipeline.models import ApiToken
+from mediaanalysis.pipeline.api import JOB, JOB_PROGRESS
+from mediaanalysis.pipeline.models import AnalysisJob, ApiToken
+from mediaanalysis.pool import check_connection
+from mediaanalysis.roles import RoleBackend
 from reviews import quality
 from reviews.filters import QueueFilter
 from reviews.models import HITLReview
@@ -298,3 +306,80 @@ def test_a_compiled_read_gives_what_the_orm_gives():
 
     assert context["subject"]["result_version"] == review.analysis_result.updated_at
     assert context["subject"]["result_version"].tzinfo is not None
+
+
+def test_a_compiled_instance_is_the_model_the_orm_gives(manager):
+    """Compiled.instance() builds what the ORM's get() builds: the fields read, the others
+    deferred, the annotations set, the datetimes converted (aware on SQLite too)."""
+    job = make_job(status="processing", progress=0.5)
+    token, raw = ApiToken.issue("instance", "write")
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+
+    polled = JOB_PROGRESS.get(job.pk)
+    found = ApiToken.objects.authenticating(raw)
+    signed_in = RoleBackend().get_user(manager.pk)
+
+    orm = AnalysisJob.objects.only("id", "status", "progress", "error_message").get(pk=job.pk)
+    assert (polled.pk, polled.status, polled.progress) == (job.pk, "processing", 0.5)
+    assert polled.get_deferred_fields() == orm.get_deferred_fields()
+    assert polled._state.db == "default" and not polled._state.adding
+    assert found.pk == token.pk and found.scope == "write"
+    assert found.last_used_at == ApiToken.objects.get(pk=token.pk).last_used_at
+    assert found.last_used_at.tzinfo is not None
+    assert found.get_deferred_fields() == {
+        "name",
+        "prefix",
+        "token_hash",
+        "created_at",
+        "revoked_at",
+    }
+    assert signed_in.group_names == "Managers" and signed_in.has_perm(
+        "mediaanalysis.view_analysisjob"
+    )
+    assert JOB.get(job.pk + 1000) is None and ApiToken.objects.authenticating("mad_nope") is None
+
+
+def test_an_api_call_and_a_signed_in_page_build_no_raw_query(manager_client, monkeypatch):
+    """The token, the job and the signed-in user are built from their compiled statements'
+    rows: raw() read its columns' names from the cursor and looked each up in the model on
+    every call (docs/performance.md, "The API's request")."""
+    job = make_job(status="processing")
+    worker = token_client()
+    monkeypatch.setattr(RawQuerySet, "iterator", lambda self: pytest.fail("raw() was run"))
+
+    responses = [
+        worker.get(f"/api/jobs/{job.pk}"),
+        worker.get(f"/api/jobs/{job.pk}/progress"),
+        worker.patch(f"/api/jobs/{job.pk}", {"progress": 0.7}, content_type=JSON),
+        manager_client.get("/jobs/0/"),
+    ]
+
+    assert [r.status_code for r in responses] == [200, 200, 200, 404]
+    assert AnalysisJob.objects.get(pk=job.pk).progress == 0.7
+
+
+@pytest.mark.postgres
+def test_the_pool_hands_out_a_healthy_connection_without_a_round_trip(monkeypatch):
+    """The pool's check asks the server only when the socket says the server has ended the
+    connection; a connection it terminated is then refused, as psycopg_pool's check refuses it."""
+    asked, ask = [], ConnectionPool.check_connection
+    monkeypatch.setattr(ConnectionPool, "check_connection", lambda c: asked.append(c) or ask(c))
+    config = connection.settings_dict
+    params = {"host": config["HOST"], "port": config["PORT"], "user": config["USER"]}
+    params |= {"dbname": config["NAME"], "password": config["PASSWORD"], "autocommit": True}
+    with psycopg.connect(**params) as idle:
+        idle.execute("SELECT 1")
+
+        check_connection(idle)
+        assert asked == []
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [idle.info.backend_pid])
+        deadline = time.monotonic() + 10
+        while not select.select([idle.fileno()], [], [], 0.1)[0] and time.monotonic() < deadline:
+            pass
+        with pytest.raises(psycopg.OperationalError):
+            check_connection(idle)
+        assert asked == [idle]
+    with pytest.raises(psycopg.OperationalError):
+        check_connection(idle)  # closed

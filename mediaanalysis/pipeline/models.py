@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from mediaanalysis.db import Compiled
 from mediaanalysis.validation import StoredJSONDecoder, validate_session_id
 
 from . import search
@@ -708,16 +709,12 @@ class ApiTokenQuerySet(models.QuerySet):
     def authenticating(self, raw: str) -> "ApiToken | None":
         """The live token with this secret, or None; what every API call asks first.
 
-        One statement on the unique index, written out: building it with the ORM took a third
-        of a small API call's time (docs/performance.md, "The API's request"). Not cached, so
-        that a token revoked or deleted is refused at once, by every process.
+        One statement on the unique index, compiled once (mediaanalysis/db.py): building it
+        with the ORM took a third of a small API call's time (docs/performance.md, "The API's
+        request"). Not cached, so that a token revoked or deleted is refused at once, by every
+        process.
         """
-        found = self.raw(
-            "SELECT id, scope, last_used_at FROM api_tokens"  # the rest loads if read
-            " WHERE token_hash = %s AND revoked_at IS NULL",
-            [ApiToken.hash(raw)],
-        )
-        return next(iter(found), None)
+        return _LIVE_TOKEN.instance(ApiToken.hash(raw), using=self.db)
 
 
 class ApiToken(models.Model):
@@ -761,6 +758,16 @@ class ApiToken(models.Model):
             name=name, scope=scope, prefix=raw[:12], token_hash=cls.hash(raw)
         )
         return token, raw
+
+
+# Read on every API call: compiled once (mediaanalysis/db.py). Only the columns a call uses;
+# the rest loads if read.
+_LIVE_TOKEN = Compiled(
+    lambda token_hash: ApiToken._base_manager.filter(
+        token_hash=token_hash, revoked_at__isnull=True
+    ).only("id", "scope", "last_used_at"),
+    "\0token hash",
+)
 
 
 class IdempotencyKey(models.Model):
