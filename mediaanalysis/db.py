@@ -150,15 +150,24 @@ class ByPk:
 
     def get(self, pk):
         """The row with this key, or None."""
+        db = self._db()
+        if not self.fits(pk, db):  # no such row; the ORM says so too, without asking
+            return None
+        return self.compiled.instance(pk, using=db)
+
+    def fits(self, pk, db=None) -> bool:
+        """Whether `pk` is within the key column's range: a key beyond it would overflow the
+        driver, so no statement may be sent with it."""
+        db = db or self._db()
+        if (span := self.span.get(db)) is None:
+            field = self.model._meta.pk.get_internal_type()
+            span = self.span[db] = connections[db].ops.integer_field_range(field)
+        low, high = span
+        return low <= pk <= high
+
+    def _db(self) -> str:
         if self.model is None:
             queryset = self.rows()
             self.model, self.for_update = queryset.model, queryset.query.select_for_update
         route = router.db_for_write if self.for_update else router.db_for_read
-        db = route(self.model)
-        if (span := self.span.get(db)) is None:  # a key beyond it would overflow the driver
-            field = self.model._meta.pk.get_internal_type()
-            span = self.span[db] = connections[db].ops.integer_field_range(field)
-        low, high = span
-        if not low <= pk <= high:  # no such row; the ORM says so too, without asking
-            return None
-        return self.compiled.instance(pk, using=db)
+        return route(self.model)

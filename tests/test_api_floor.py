@@ -21,6 +21,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from psycopg_pool import ConnectionPool
 
 from mediaanalysis.db import Compiled
@@ -32,6 +33,7 @@ from reviews import quality
 from reviews.filters import QueueFilter
 from reviews.models import HITLReview
 from tests.conftest import make_job, make_result
+from tests.test_review_concurrency import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -90,19 +92,60 @@ def test_a_progress_poll_asks_for_the_token_and_four_columns_of_the_job(
     assert response.json()["progress"] == 0.5
 
 
-def test_a_progress_update_locks_the_job_and_writes_its_progress_and_updated_at_only(
+def test_a_progress_report_is_one_update_of_progress_and_updated_at_then_the_job(
     django_assert_num_queries,
 ):
+    worker, job = token_client(), make_job(status="processing", progress=0.1)
+
+    # The token; one UPDATE, outside any transaction of its own; the job, for the answer.
+    with django_assert_num_queries(3) as captured:
+        response = worker.patch(f"/api/jobs/{job.pk}", {"progress": 0.4}, content_type=JSON)
+
+    assert response.status_code == 200 and response.json()["progress"] == 0.4
+    (update,) = [q["sql"] for q in captured if q["sql"].startswith("UPDATE")]
+    assert set_columns(update) == {"progress", "updated_at"}
+    assert [q["sql"] for q in captured if "FOR UPDATE" in q["sql"] or "SAVEPOINT" in q["sql"]] == []
+    job.refresh_from_db()
+    assert job.progress == 0.4 and job.updated_at == parse_datetime(response.json()["updated_at"])
+
+
+def test_a_status_change_still_locks_the_job_and_writes_what_changed(django_assert_num_queries):
     worker, job = token_client(), make_job(status="processing", progress=0.1)
 
     # The token; the job, locked, in a savepoint (the test's transaction holds the outer one);
     # one UPDATE.
     with django_assert_num_queries(5) as captured:
-        response = worker.patch(f"/api/jobs/{job.pk}", {"progress": 0.4}, content_type=JSON)
+        response = worker.patch(
+            f"/api/jobs/{job.pk}", {"status": "processing", "progress": 0.4}, content_type=JSON
+        )
 
     assert response.status_code == 200
     (update,) = [q["sql"] for q in captured if q["sql"].startswith("UPDATE")]
-    assert set_columns(update) == {"progress", "updated_at"}
+    assert set_columns(update) == {"status", "progress", "updated_at"}
+
+
+@pytest.mark.parametrize(
+    ("status", "deleted", "code"),
+    [
+        ("completed", False, 409),
+        ("pending", False, 200),
+        ("failed", False, 200),
+        ("processing", True, 404),
+    ],
+)
+def test_a_progress_report_keeps_the_lifecycle_and_its_answers(status, deleted, code):
+    """Only a completed job is final, and a deleted one is not found: the report's UPDATE
+    changes neither, and the locked path says why, as before."""
+    worker, job = token_client(), make_job(status=status, progress=0.1)
+    if deleted:
+        job.soft_delete()
+
+    response = worker.patch(f"/api/jobs/{job.pk}", {"progress": 0.4}, content_type=JSON)
+
+    assert response.status_code == code
+    assert AnalysisJob.all_objects.get(pk=job.pk).progress == (0.4 if code == 200 else 0.1)
+    if code == 409:
+        assert "final" in response.json()["detail"]
 
 
 def test_a_result_patch_writes_only_the_columns_it_sent(django_assert_num_queries):
@@ -383,3 +426,26 @@ def test_the_pool_hands_out_a_healthy_connection_without_a_round_trip(monkeypatc
         assert asked == [idle]
     with pytest.raises(psycopg.OperationalError):
         check_connection(idle)  # closed
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_progress_report_racing_the_completion_never_undoes_it():
+    """The report's UPDATE waits for the completion's lock, then PostgreSQL checks its row
+    again: a completed job keeps its full progress, and the late report is told it is final."""
+    _, raw = ApiToken.issue("racer", "write")
+    jobs = [make_job(status="processing", progress=0.1) for _ in range(8)]  # 16 racers
+
+    def call(job, body):
+        worker = Client(headers={"authorization": f"Bearer {raw}"})
+        return lambda: worker.patch(f"/api/jobs/{job.pk}", body, content_type=JSON).status_code
+
+    outcomes = run_together(
+        *(call(job, {"status": "completed"}) for job in jobs),
+        *(call(job, {"progress": 0.3}) for job in jobs),
+    )
+
+    assert outcomes[:8] == [200] * 8
+    assert set(outcomes[8:]) <= {200, 409}
+    finished = AnalysisJob.objects.filter(pk__in=[job.pk for job in jobs])
+    assert {(job.status, job.progress) for job in finished} == {("completed", 1.0)}

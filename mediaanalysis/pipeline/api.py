@@ -531,11 +531,18 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
     """Progress, timestamps, errors and status. A status change must be legal:
     pending -> processing | failed; processing -> processing | completed | failed;
     failed -> pending (a retry, within max_retries); completed is final."""
+    changes, now = payload.changes(), timezone.now()
+    # A progress report, the most frequent call, is one UPDATE; anything else, or a job the
+    # UPDATE did not find, takes the locked read below, which says why (404, 409).
+    progress_only = changes.keys() == {"progress"} and JOB.fits(job_id)
+    reports = AnalysisJob.objects.filter(pk=job_id)
+    if progress_only and reports.report_progress(changes["progress"], now):
+        return get_alive_by_pk(JOB, job_id)
     with transaction.atomic():
         job = get_alive_by_pk(JOB_TO_CHANGE, job_id)
         previous = job.status
         try:
-            job.change(payload.changes(), timezone.now())
+            job.change(changes, now)
         except JobTransitionError as refused:
             raise HttpError(409, str(refused)) from None
         return events.job_changed(previous, job)

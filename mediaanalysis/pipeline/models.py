@@ -275,6 +275,19 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
         """A file's jobs, as the file page's short table shows them."""
         return self.only("id", "job_type", "status", "progress", "created_at", "completed_at")
 
+    def report_progress(self, progress: float, now) -> int:
+        """Set these jobs' progress, where the lifecycle allows it (AnalysisJob.change: only a
+        completed job is final); return how many changed.
+
+        A worker's progress report, the pipeline's most frequent write, is this one UPDATE: no
+        transaction, no locked read first. A report that races a change of status is decided
+        by PostgreSQL, which checks the row again once its lock is free."""
+        return (
+            self.filter(deleted_at__isnull=True)
+            .exclude(status=ProcessingStatus.COMPLETED)
+            .update(progress=progress, updated_at=now)
+        )
+
     def retryable(self):
         return self.filter(status=ProcessingStatus.FAILED, retry_count__lt=F("max_retries"))
 
