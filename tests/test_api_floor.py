@@ -449,3 +449,27 @@ def test_a_progress_report_racing_the_completion_never_undoes_it():
     assert set(outcomes[8:]) <= {200, 409}
     finished = AnalysisJob.objects.filter(pk__in=[job.pk for job in jobs])
     assert {(job.status, job.progress) for job in finished} == {("completed", 1.0)}
+
+
+@pytest.mark.postgres
+def test_a_progress_report_is_a_hot_update_of_the_job():
+    """No index holds a column the report writes, and the jobs' pages keep room: PostgreSQL
+    updates the row in place instead of adding an entry to each of the table's indexes."""
+    worker, job = token_client(), make_job(status="processing", progress=0.1)
+
+    def updated() -> tuple[int, int]:  # (all, HOT) updates of the jobs in this transaction
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_stat_get_xact_tuples_updated(oid),"
+                " pg_stat_get_xact_tuples_hot_updated(oid) FROM pg_class WHERE relname = %s",
+                [AnalysisJob._meta.db_table],
+            )
+            return cursor.fetchone()
+
+    before = updated()
+    for progress in (0.2, 0.3, 0.4):
+        response = worker.patch(f"/api/jobs/{job.pk}", {"progress": progress}, content_type=JSON)
+        assert response.status_code == 200
+    after = updated()
+
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 3)

@@ -366,7 +366,7 @@ class JobFilter(ListFilterSet):
         fields = []
 
     def filter_stalled(self, qs, name, value):
-        """Processing with no update for JOB_STALLED_AFTER seconds (idx_job_live_stalled)."""
+        """Processing with no update for JOB_STALLED_AFTER seconds (among the live processing jobs)."""
         return qs.stalled() if value == "true" else qs.not_stalled()
 
     def filter_has_error(self, qs, name, value):

@@ -294,7 +294,8 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
     def stalled(self, now=None):
         """Jobs processing with no update (progress or otherwise) for JOB_STALLED_AFTER seconds.
 
-        A range of idx_job_live_stalled: the partial index holds only live processing jobs.
+        A range of idx_job_live_status_list (the live processing jobs), their last update read
+        from the rows: no index holds updated_at, so that a progress report is a HOT update.
         """
         return self.filter(status=ProcessingStatus.PROCESSING, updated_at__lt=stalled_before(now))
 
@@ -400,13 +401,11 @@ class AnalysisJob(SoftDeleteModel):
             ),
             # The dashboard's throughput counts jobs by when they finished.
             models.Index(fields=["completed_at"], name="idx_job_live_completed", condition=LIVE),
-            # Stalled jobs (the dashboard's count, the list's filter): live processing jobs by
-            # their last update; a small index, since few jobs are processing at any time.
-            models.Index(
-                fields=["updated_at"],
-                name="idx_job_live_stalled",
-                condition=LIVE & Q(status=ProcessingStatus.PROCESSING),
-            ),
+            # No index holds updated_at: a worker's progress report, the most frequent write,
+            # then changes no indexed column, and PostgreSQL updates the row in place (a HOT
+            # update) instead of adding an entry to each of these twelve indexes. Stalled
+            # jobs are found among the live processing ones (idx_job_live_status_list), few
+            # at any time (docs/performance.md, "The API's request, again").
         ]
         constraints = [
             models.CheckConstraint(
