@@ -534,9 +534,11 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
     changes, now = payload.changes(), timezone.now()
     # A progress report, the most frequent call, is one UPDATE; anything else, or a job the
     # UPDATE did not find, takes the locked read below, which says why (404, 409).
-    progress_only = changes.keys() == {"progress"} and JOB.fits(job_id)
-    reports = AnalysisJob.objects.filter(pk=job_id)
-    if progress_only and reports.report_progress(changes["progress"], now):
+    if (
+        changes.keys() == {"progress"}
+        and JOB.fits(job_id)
+        and AnalysisJob.objects.filter(pk=job_id).report_progress(changes["progress"], now)
+    ):
         return get_alive_by_pk(JOB, job_id)
     with transaction.atomic():
         job = get_alive_by_pk(JOB_TO_CHANGE, job_id)

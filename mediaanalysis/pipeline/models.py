@@ -294,8 +294,8 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
     def stalled(self, now=None):
         """Jobs processing with no update (progress or otherwise) for JOB_STALLED_AFTER seconds.
 
-        A range of idx_job_live_status_list (the live processing jobs), their last update read
-        from the rows: no index holds updated_at, so that a progress report is a HOT update.
+        A range of the processing jobs in an index on status, their last update read from the
+        rows: no index holds updated_at, so that a progress report is a HOT update.
         """
         return self.filter(status=ProcessingStatus.PROCESSING, updated_at__lt=stalled_before(now))
 
@@ -404,8 +404,8 @@ class AnalysisJob(SoftDeleteModel):
             # No index holds updated_at: a worker's progress report, the most frequent write,
             # then changes no indexed column, and PostgreSQL updates the row in place (a HOT
             # update) instead of adding an entry to each of these twelve indexes. Stalled
-            # jobs are found among the live processing ones (idx_job_live_status_list), few
-            # at any time (docs/performance.md, "The API's request, again").
+            # jobs are found among the processing ones by an index on status, few at any
+            # time (docs/performance.md, "The API's request, again").
         ]
         constraints = [
             models.CheckConstraint(
