@@ -105,17 +105,10 @@ class Compiled:
     def first_row(self, *values, using="default") -> tuple | None:
         """The statement's first row as the ORM would give it (for a values_list() QuerySet),
         or None."""
-        connection = connections[using]
-        with connection.cursor() as cursor:
+        with connections[using].cursor() as cursor:
             cursor.execute(*self.statement(using, *values))
             row = cursor.fetchone()
-        if row is None:
-            return None
-        row = list(row)
-        for at, (converters, expression) in self._compiled(using)[3].items():
-            for convert in converters:
-                row[at] = convert(row[at], expression, connection)
-        return tuple(row)
+        return None if row is None else self.converted(row, using)
 
     def instance(self, *values, using="default"):
         """The first row as the model instance the ORM would give (with its annotations), or
@@ -123,8 +116,24 @@ class Compiled:
         (or raw()'s, which reads the columns' names from the cursor) cost a small API call as
         much as its statement did (docs/performance.md, "The API's request")."""
         row = self.first_row(*values, using=using)
-        if row is None:
-            return None
+        return None if row is None else self.built(row, using)
+
+    def columns(self, using="default") -> list[str]:
+        """The model's columns this statement selects, in its order: what another statement
+        (an UPDATE's RETURNING) returns for converted() and built() to read."""
+        model, names = self._compiled(using)[4][:2]
+        return [model._meta.get_field(name).column for name in names]
+
+    def converted(self, row, using="default") -> tuple:
+        """A row of this statement's columns with the backend's converters applied."""
+        connection, row = connections[using], list(row)
+        for at, (converters, expression) in self._compiled(using)[3].items():
+            for convert in converters:
+                row[at] = convert(row[at], expression, connection)
+        return tuple(row)
+
+    def built(self, row, using="default"):
+        """The model instance of a converted row of this statement's columns."""
         model, names, fields, annotations, fetch_mode = self._compiled(using)[4]
         obj = model.from_db(using, names, [row[i] for i in fields], fetch_mode=fetch_mode)
         for name, at in annotations.items():

@@ -534,12 +534,10 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
     changes, now = payload.changes(), timezone.now()
     # A progress report, the most frequent call, is one UPDATE; anything else, or a job the
     # UPDATE did not find, takes the locked read below, which says why (404, 409).
-    if (
-        changes.keys() == {"progress"}
-        and JOB.fits(job_id)
-        and AnalysisJob.objects.filter(pk=job_id).report_progress(changes["progress"], now)
-    ):
-        return get_alive_by_pk(JOB, job_id)
+    if changes.keys() == {"progress"} and JOB.fits(job_id):
+        job = AnalysisJob.objects.report_progress(job_id, changes["progress"], now)
+        if job is not None:
+            return job
     with transaction.atomic():
         job = get_alive_by_pk(JOB_TO_CHANGE, job_id)
         previous = job.status

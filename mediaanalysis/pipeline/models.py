@@ -12,7 +12,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Now
 from django.urls import reverse
@@ -275,18 +275,29 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
         """A file's jobs, as the file page's short table shows them."""
         return self.only("id", "job_type", "status", "progress", "created_at", "completed_at")
 
-    def report_progress(self, progress: float, now) -> int:
-        """Set these jobs' progress, where the lifecycle allows it (AnalysisJob.change: only a
-        completed job is final); return how many changed.
+    def report_progress(self, pk: int, progress: float, now) -> "AnalysisJob | None":
+        """Set a live job's progress where the lifecycle allows it (AnalysisJob.change: only a
+        completed job is final) and return the job as it now is; None if no job changed.
 
-        A worker's progress report, the pipeline's most frequent write, is this one UPDATE: no
-        transaction, no locked read first. A report that races a change of status is decided
-        by PostgreSQL, which checks the row again once its lock is free."""
-        return (
-            self.filter(deleted_at__isnull=True)
-            .exclude(status=ProcessingStatus.COMPLETED)
-            .update(progress=progress, updated_at=now)
-        )
+        A worker's progress report, the pipeline's most frequent write, is this one UPDATE that
+        returns the row: no transaction, no read before or after it. A report that races a
+        change of status is decided by PostgreSQL, which checks the row again once its lock is
+        free (docs/performance.md, "The API's request, again")."""
+        db = router.db_for_write(self.model)
+        connection = connections[db]
+        q = connection.ops.quote_name
+        columns = ", ".join(q(column) for column in _JOB_ROW.columns(db))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {q(self.model._meta.db_table)}"
+                f" SET {q('progress')} = %s, {q('updated_at')} = %s"
+                f" WHERE {q('id')} = %s AND {q('deleted_at')} IS NULL"
+                f" AND {q('status')} <> '{ProcessingStatus.COMPLETED}'"
+                f" RETURNING {columns}",
+                [progress, connection.ops.adapt_datetimefield_value(now), pk],
+            )
+            row = cursor.fetchone()
+        return None if row is None else _JOB_ROW.built(_JOB_ROW.converted(row, db), db)
 
     def retryable(self):
         return self.filter(status=ProcessingStatus.FAILED, retry_count__lt=F("max_retries"))
@@ -329,6 +340,10 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
             completed_at=None,
             updated_at=now,
         )
+
+
+# The columns of a job as the ORM reads them, for report_progress's RETURNING.
+_JOB_ROW = Compiled(lambda pk: AnalysisJob._base_manager.filter(pk=pk), -7_301_009)
 
 
 def stalled_before(now=None):
