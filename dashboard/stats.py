@@ -247,7 +247,7 @@ def pipeline(scope: Scope, now, start, prev_start) -> dict:
         },
         "failure_rate": failure_rate,
         "prev_failure_rate": prev_failure_rate,
-        "stalled": jobs.stalled(now).count(),  # the live processing jobs (idx_job_live_status_list)
+        "stalled": jobs.stalled(now).count(),  # the processing jobs, by an index on status
         "stalled_after": timedelta(seconds=settings.JOB_STALLED_AFTER),
         "series": series,
         "durations": durations,

@@ -7,6 +7,7 @@ and must see the primary's latest state.
 
 import contextvars
 from functools import wraps
+from typing import Any, NamedTuple
 
 from django.db import connections, router
 
@@ -52,6 +53,20 @@ def pool_stats(connection) -> dict | None:
     return {"size": size, "available": available, "busy": size - available}
 
 
+class _Statement(NamedTuple):
+    """A QuerySet compiled for one database (Compiled), with what reading its rows needs."""
+
+    sql: str
+    params: list
+    slots: list[list[int]]  # per marker, the indexes of the parameters it stands for
+    converters: dict  # the backend's converters of the selected columns, by position
+    model: Any
+    names: list[str]  # the attnames of the model's fields selected, in the row's order
+    fields: list[int]  # their positions in the row
+    annotations: dict[str, int]  # the annotations' positions
+    fetch_mode: Any
+
+
 class Compiled:
     """A query the ORM compiles once per database, then runs with other values in its
     markers' places.
@@ -69,14 +84,14 @@ class Compiled:
         self.compiled = {}
 
     def statement(self, db, *values) -> tuple[str, list]:
-        sql, params, slots = self._compiled(db)[:3]
-        params = params.copy()
-        for at, value in zip(slots, values, strict=True):
+        compiled = self._compiled(db)
+        params = compiled.params.copy()
+        for at, value in zip(compiled.slots, values, strict=True):
             for i in at:
                 params[i] = value
-        return sql, params
+        return compiled.sql, params
 
-    def _compiled(self, db):
+    def _compiled(self, db) -> _Statement:
         if (compiled := self.compiled.get(db)) is None:
             queryset = self.build(*self.markers).using(db)
             compiler = queryset.query.get_compiler(db)
@@ -87,19 +102,19 @@ class Compiled:
             ]
             if not all(slots):
                 raise ValueError(f"A marker is not among the parameters of: {sql}")
-            # The backend's converters of the selected columns (SQLite's datetimes, say).
             columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
-            converters = compiler.get_converters(columns)
-            # Where the model's fields and the annotations are in a row (for instance()).
             fields = (compiler.klass_info or {}).get("select_fields", [])
-            layout = (
-                queryset.model,
-                [compiler.select[i][0].target.attname for i in fields],
-                fields,
-                compiler.annotation_col_map,
-                queryset._fetch_mode,
+            compiled = self.compiled[db] = _Statement(
+                sql,
+                list(params),
+                slots,
+                converters=compiler.get_converters(columns),
+                model=queryset.model,
+                names=[compiler.select[i][0].target.attname for i in fields],
+                fields=fields,
+                annotations=compiler.annotation_col_map,
+                fetch_mode=queryset._fetch_mode,
             )
-            compiled = self.compiled[db] = (sql, list(params), slots, converters, layout)
         return compiled
 
     def first_row(self, *values, using="default") -> tuple | None:
@@ -121,22 +136,27 @@ class Compiled:
     def columns(self, using="default") -> list[str]:
         """The model's columns this statement selects, in its order: what another statement
         (an UPDATE's RETURNING) returns for converted() and built() to read."""
-        model, names = self._compiled(using)[4][:2]
-        return [model._meta.get_field(name).column for name in names]
+        compiled = self._compiled(using)
+        return [compiled.model._meta.get_field(name).column for name in compiled.names]
 
     def converted(self, row, using="default") -> tuple:
         """A row of this statement's columns with the backend's converters applied."""
         connection, row = connections[using], list(row)
-        for at, (converters, expression) in self._compiled(using)[3].items():
+        for at, (converters, expression) in self._compiled(using).converters.items():
             for convert in converters:
                 row[at] = convert(row[at], expression, connection)
         return tuple(row)
 
     def built(self, row, using="default"):
         """The model instance of a converted row of this statement's columns."""
-        model, names, fields, annotations, fetch_mode = self._compiled(using)[4]
-        obj = model.from_db(using, names, [row[i] for i in fields], fetch_mode=fetch_mode)
-        for name, at in annotations.items():
+        compiled = self._compiled(using)
+        obj = compiled.model.from_db(
+            using,
+            compiled.names,
+            [row[i] for i in compiled.fields],
+            fetch_mode=compiled.fetch_mode,
+        )
+        for name, at in compiled.annotations.items():
             setattr(obj, name, row[at])
         return obj
 

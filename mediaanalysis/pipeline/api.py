@@ -65,6 +65,7 @@ from .api_schemas import (
 )
 from .idempotency import DocumentedIdempotencyAPI
 from .models import (
+    LIVE_JOB,
     AnalysisJob,
     AnalysisResult,
     ApiToken,
@@ -325,7 +326,7 @@ def get_alive(rows, **lookup):
 
 # The jobs the pipeline's hottest calls read (a worker's progress, its results, its polls),
 # with statements compiled once (mediaanalysis/db.py).
-JOB = ByPk(lambda: AnalysisJob.objects.all())
+JOB = LIVE_JOB
 JOB_TO_CHANGE = ByPk(lambda: AnalysisJob.objects.select_for_update())
 JOB_PROGRESS = ByPk(lambda: AnalysisJob.objects.only("id", "status", "progress", "error_message"))
 
@@ -534,8 +535,8 @@ def update_job(request, job_id: int, payload: AnalysisJobUpdate):
     changes, now = payload.changes(), timezone.now()
     # A progress report, the most frequent call, is one UPDATE; anything else, or a job the
     # UPDATE did not find, takes the locked read below, which says why (404, 409).
-    if changes.keys() == {"progress"} and JOB.fits(job_id):
-        job = AnalysisJob.objects.report_progress(job_id, changes["progress"], now)
+    if changes.keys() == {"progress"}:
+        job = AnalysisJob.report_progress(job_id, changes["progress"], now)
         if job is not None:
             return job
     with transaction.atomic():

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from mediaanalysis.db import Compiled
+from mediaanalysis.db import ByPk, Compiled
 from mediaanalysis.validation import StoredJSONDecoder, validate_session_id
 
 from . import search
@@ -275,30 +275,6 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
         """A file's jobs, as the file page's short table shows them."""
         return self.only("id", "job_type", "status", "progress", "created_at", "completed_at")
 
-    def report_progress(self, pk: int, progress: float, now) -> "AnalysisJob | None":
-        """Set a live job's progress where the lifecycle allows it (AnalysisJob.change: only a
-        completed job is final) and return the job as it now is; None if no job changed.
-
-        A worker's progress report, the pipeline's most frequent write, is this one UPDATE that
-        returns the row: no transaction, no read before or after it. A report that races a
-        change of status is decided by PostgreSQL, which checks the row again once its lock is
-        free (docs/performance.md, "The API's request, again")."""
-        db = router.db_for_write(self.model)
-        connection = connections[db]
-        q = connection.ops.quote_name
-        columns = ", ".join(q(column) for column in _JOB_ROW.columns(db))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {q(self.model._meta.db_table)}"
-                f" SET {q('progress')} = %s, {q('updated_at')} = %s"
-                f" WHERE {q('id')} = %s AND {q('deleted_at')} IS NULL"
-                f" AND {q('status')} <> '{ProcessingStatus.COMPLETED}'"
-                f" RETURNING {columns}",
-                [progress, connection.ops.adapt_datetimefield_value(now), pk],
-            )
-            row = cursor.fetchone()
-        return None if row is None else _JOB_ROW.built(_JOB_ROW.converted(row, db), db)
-
     def retryable(self):
         return self.filter(status=ProcessingStatus.FAILED, retry_count__lt=F("max_retries"))
 
@@ -342,8 +318,9 @@ class AnalysisJobQuerySet(SoftDeleteQuerySet):
         )
 
 
-# The columns of a job as the ORM reads them, for report_progress's RETURNING.
-_JOB_ROW = Compiled(lambda pk: AnalysisJob._base_manager.filter(pk=pk), -7_301_009)
+# A live job by its key, compiled once: what the API's reads of a job and a progress report's
+# RETURNING give (mediaanalysis/db.py).
+LIVE_JOB = ByPk(lambda: AnalysisJob.objects.all())
 
 
 def stalled_before(now=None):
@@ -503,6 +480,33 @@ class AnalysisJob(SoftDeleteModel):
         for field, value in data.items():
             setattr(self, field, value)
         self.save(update_fields=[*data, "updated_at"])
+
+    @classmethod
+    def report_progress(cls, pk: int, progress: float, now) -> "AnalysisJob | None":
+        """A worker's progress report: set a live job's progress where its lifecycle allows
+        (as change() does: only a completed job is final) and return the job as it now is;
+        None if no job changed (missing, deleted, completed, or a key beyond the column).
+
+        The pipeline's most frequent write, so it is one UPDATE that returns the row: no
+        transaction, no read before or after it. A report that races a change of status is
+        decided by PostgreSQL, which checks the row again once its lock is free
+        (docs/performance.md, "The API's request, again")."""
+        if not LIVE_JOB.fits(pk):
+            return None
+        db = router.db_for_write(cls)
+        connection, row = connections[db], LIVE_JOB.compiled
+        q = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {q(cls._meta.db_table)}"
+                f" SET {q('progress')} = %s, {q('updated_at')} = %s"
+                f" WHERE {q('id')} = %s AND {q('deleted_at')} IS NULL"
+                f" AND {q('status')} <> '{ProcessingStatus.COMPLETED}'"
+                f" RETURNING {', '.join(q(column) for column in row.columns(db))}",
+                [progress, connection.ops.adapt_datetimefield_value(now), pk],
+            )
+            found = cursor.fetchone()
+        return None if found is None else row.built(row.converted(found, db), db)
 
 
 class AnalysisResultQuerySet(SoftDeleteQuerySet):
