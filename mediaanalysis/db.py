@@ -10,6 +10,8 @@ from functools import wraps
 from typing import Any, NamedTuple
 
 from django.db import connections, router
+from django.db.models.query import get_related_populators
+from django.http import Http404
 
 _read_from_replica = contextvars.ContextVar("read_from_replica", default=False)
 
@@ -65,6 +67,7 @@ class _Statement(NamedTuple):
     fields: list[int]  # their positions in the row
     annotations: dict[str, int]  # the annotations' positions
     fetch_mode: Any
+    related: list  # the ORM's populators of the select_related() objects
 
 
 class Compiled:
@@ -103,7 +106,8 @@ class Compiled:
             if not all(slots):
                 raise ValueError(f"A marker is not among the parameters of: {sql}")
             columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
-            fields = (compiler.klass_info or {}).get("select_fields", [])
+            klass_info = compiler.klass_info or {}
+            fields = klass_info.get("select_fields", [])
             compiled = self.compiled[db] = _Statement(
                 sql,
                 list(params),
@@ -114,6 +118,9 @@ class Compiled:
                 fields=fields,
                 annotations=compiler.annotation_col_map,
                 fetch_mode=queryset._fetch_mode,
+                related=get_related_populators(
+                    klass_info, compiler.select, db, queryset._fetch_mode
+                ),
             )
         return compiled
 
@@ -158,15 +165,18 @@ class Compiled:
         )
         for name, at in compiled.annotations.items():
             setattr(obj, name, row[at])
+        for populator in compiled.related:
+            populator.populate(row, obj)
         return obj
 
 
 class ByPk:
     """One row by its (integer) primary key, read with a statement compiled once (Compiled).
 
-    `rows()` gives the QuerySet to read from (filters, annotations, only() or
-    select_for_update(), but no select_related: Compiled.instance() builds no related
-    objects).
+    `rows()` gives the QuerySet to read from: filters, annotations, only(), select_related()
+    or select_for_update(). A detail page reads its row with one (`get_or_404`): compiling
+    the page's select_related() query anew was a third of a missing row's 404 page
+    (docs/performance.md, "The floor, again").
     """
 
     MARKER = -7_301_009
@@ -183,6 +193,12 @@ class ByPk:
         if not self.fits(pk, db):  # no such row; the ORM says so too, without asking
             return None
         return self.compiled.instance(pk, using=db)
+
+    def get_or_404(self, pk):
+        """The row with this key, or Http404 as get_object_or_404() raises it."""
+        if (obj := self.get(pk)) is None:
+            raise Http404(f"No {self.model._meta.object_name} matches the given query.")
+        return obj
 
     def fits(self, pk, db=None) -> bool:
         """Whether `pk` is within the key column's range: a key beyond it would overflow the

@@ -23,7 +23,7 @@ from django_htmx.http import (
     HttpResponseStopPolling,
 )
 
-from mediaanalysis.db import use_replica
+from mediaanalysis.db import ByPk, use_replica
 from mediaanalysis.http import next_path, redirect_to
 from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.display import (
@@ -212,11 +212,18 @@ def session_list(request):
 
 # Details
 
+# Each detail page reads its row with a statement compiled once: building and compiling the
+# select_related() query anew was a third of a missing row's page (docs/performance.md).
+JOB_PAGE = ByPk(lambda: AnalysisJob.objects.select_related("media_file"))
+RESULT_PAGE = ByPk(lambda: AnalysisResult.objects.select_related("job", "media_file"))
+FILE_PAGE = ByPk(lambda: MediaFile.objects.all())
+FILE_MEDIA = ByPk(lambda: MediaFile.objects.for_media())  # its bytes and waveform, per range
+
 
 @require_GET
 @permission_required("mediaanalysis.view_analysisjob", raise_exception=True)
 def job_detail(request, pk):
-    job = get_object_or_404(AnalysisJob.objects.select_related("media_file"), pk=pk)
+    job = JOB_PAGE.get_or_404(pk)
     results = job.results.for_summary().order_by("id")
     return render(
         request,
@@ -348,7 +355,7 @@ def job_progress(request, pk):
 @require_GET
 @permission_required("mediaanalysis.view_analysisresult", raise_exception=True)
 def result_detail(request, pk):
-    result = get_object_or_404(AnalysisResult.objects.select_related("job", "media_file"), pk=pk)
+    result = RESULT_PAGE.get_or_404(pk)
     reviews = list(
         result.reviews.select_related("claimed_by", "reviewed_by")
         .prefetch_related("events__actor")
@@ -372,7 +379,7 @@ def result_detail(request, pk):
 @require_GET
 @permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def file_detail(request, pk):
-    media = get_object_or_404(MediaFile, pk=pk)
+    media = FILE_PAGE.get_or_404(pk)
     jobs = media.jobs.for_summary().order_by("-created_at")[:100]
     # The contact sheet's frames are those that the latest result counting them extracted.
     results = list(
@@ -417,7 +424,7 @@ def contact_sheet(request, pk):
 @permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def file_media(request, pk):
     """The file's media: local bytes with Range, or a redirect to a presigned URL."""
-    media = get_object_or_404(MediaFile.objects.for_media(), pk=pk)
+    media = FILE_MEDIA.get_or_404(pk)
     return file_media_response(request, media, download=MediaForm(request.GET).wants_download())
 
 
@@ -425,7 +432,7 @@ def file_media(request, pk):
 @permission_required("mediaanalysis.view_mediafile", raise_exception=True)
 def file_peaks(request, pk):
     """The waveform peaks of the file's audio, as JSON for wavesurfer.js (peaks.py)."""
-    media = get_object_or_404(MediaFile.objects.for_media(), pk=pk)
+    media = FILE_MEDIA.get_or_404(pk)
     return peaks_response(request, peaks_for(media))
 
 

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mediaanalysis.db import ByPk
 from mediaanalysis.http import next_path, redirect_to
 from mediaanalysis.pipeline.display import pretty_json, result_media
 from mediaanalysis.pipeline.models import AnalysisResult, UserSession
@@ -347,14 +348,18 @@ def _require_review(pk) -> None:
         raise Http404("No such review.")
 
 
+# The review page's row, read with a statement compiled once (mediaanalysis.db.ByPk).
+REVIEW_PAGE = ByPk(lambda: HITLReview.objects.for_page())
+
+
 def _get_review(pk) -> HITLReview:
-    return get_object_or_404(HITLReview.objects.for_page(), pk=pk)
+    return REVIEW_PAGE.get_or_404(pk)
 
 
 @require_GET
 @permission_required("reviews.view_hitlreview", raise_exception=True)
 def review_detail(request, pk):
-    review = HITLReview.objects.for_page().filter(pk=pk).first()
+    review = REVIEW_PAGE.get(pk)
     if review is None:
         return _review_deleted(request, pk)
     return _review_page(request, review)

@@ -29,10 +29,12 @@ from mediaanalysis.pipeline.api import JOB, JOB_PROGRESS
 from mediaanalysis.pipeline.models import AnalysisJob, ApiToken
 from mediaanalysis.pool import check_connection
 from mediaanalysis.roles import RoleBackend
+from pages.views import JOB_PAGE, RESULT_PAGE
 from reviews import quality
 from reviews.filters import QueueFilter
 from reviews.models import HITLReview
-from tests.conftest import make_job, make_result
+from reviews.views import REVIEW_PAGE
+from tests.conftest import make_file, make_job, make_result
 from tests.test_review_concurrency import run_together
 
 pytestmark = pytest.mark.django_db
@@ -380,6 +382,47 @@ def test_a_compiled_instance_is_the_model_the_orm_gives(manager):
         "mediaanalysis.view_analysisjob"
     )
     assert JOB.get(job.pk + 1000) is None and ApiToken.objects.authenticating("mad_nope") is None
+
+
+def test_a_compiled_instance_brings_its_select_related_rows(django_assert_num_queries):
+    """A detail page's compiled read builds the related objects its select_related() names,
+    as the ORM does: reading them asks nothing more; a missing one is None."""
+    media = make_file()
+    result = make_result(job=make_job(media_file=media), media_file=media)
+    review = HITLReview.objects.create(analysis_result=result)
+
+    with django_assert_num_queries(3):
+        job = JOB_PAGE.get(result.job_id)
+        page_result = RESULT_PAGE.get(result.pk)
+        page_review = REVIEW_PAGE.get(review.pk)
+    with django_assert_num_queries(0):
+        assert job.media_file.original_filename == media.original_filename
+        assert (page_result.job.pk, page_result.media_file.pk) == (job.pk, media.pk)
+        assert page_review.analysis_result.job.media_file.pk == media.pk
+        assert page_review.analysis_result.media_file.original_filename
+        assert page_review.claimed_by is None and page_review.reviewed_by is None
+    orm = HITLReview.objects.for_page().get(pk=review.pk)
+    assert (
+        page_review.analysis_result.job.__dict__.keys() == orm.analysis_result.job.__dict__.keys()
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["/jobs/0/", "/results/0/", "/files/0/", "/files/0/media/", "/files/0/peaks/"]
+)
+def test_a_detail_page_reads_its_row_with_a_statement_compiled_once(
+    admin_client, url, monkeypatch, django_assert_num_queries
+):
+    """The floor of a detail page: the user with their roles, then the row by a statement
+    compiled once, and the 404 page (docs/performance.md, "The floor, again")."""
+    admin_client.get(url)  # the session is cached, the statement compiled
+    compiled = compiling(monkeypatch)
+
+    with django_assert_num_queries(2):
+        response = admin_client.get(url)
+
+    assert response.status_code == 404
+    assert compiled == []
 
 
 def test_an_api_call_and_a_signed_in_page_build_no_raw_query(manager_client, monkeypatch):
