@@ -132,7 +132,10 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "mediaanalysis.context_processors.roles",
             ],
-            "builtins": ["django.contrib.humanize.templatetags.humanize"],
+            "builtins": [
+                "django.contrib.humanize.templatetags.humanize",
+                "mediaanalysis.templatetags.addresses",  # {% url %}, reversed once
+            ],
         },
     },
 ]
@@ -272,7 +275,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "mediaanalysis.staticfiles.StaticFilesStorage"
         )
     },
 }

@@ -1,0 +1,126 @@
+"""`{% url %}` remembers a fixed address once per process and `{% static %}` a file's address
+(docs/performance.md, "The floor, again"): each answers what Django's own would."""
+
+import pytest
+from django import urls
+from django.template import Context, Engine, Template, engines
+from django.template.base import Template as BaseTemplate
+from django.test import override_settings
+from django.urls import path, reverse, set_script_prefix
+
+from mediaanalysis.staticfiles import StaticFilesStorage
+from mediaanalysis.templatetags import addresses
+
+urlpatterns = [path("elsewhere/", lambda request: None, name="result-list")]
+
+
+def render(source, **context):
+    return engines["django"].from_string(source).render(context)
+
+
+def count_reverses(monkeypatch):
+    calls = []
+    real = urls.reverse
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(urls, "reverse", counting)  # URLNode imports it when it renders
+    return calls
+
+
+def test_the_url_tag_is_the_projects_in_every_template():
+    template = engines["django"].from_string("{% url 'result-list' %}")
+    assert isinstance(template.template.nodelist[0], addresses.URLNode)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% url 'result-list' %}",
+        "{% url 'admin:index' %}",
+        '{% url "review-queue" %}',
+        "{% url name %}",
+        "{% url 'result-detail' 7 %}",
+        "{% url 'result-detail' pk=7 %}",
+        "{% url 'result-detail' pk %}",
+        "{% url 'result-list' as there %}[{{ there }}]",
+    ],
+)
+def test_every_form_of_the_tag_answers_what_djangos_answers(source):
+    django = Engine(libraries={}, builtins=["django.template.defaulttags"])
+    context = {"name": "job-list", "pk": 9}
+    expected = BaseTemplate(source, engine=django).render(Context(context))
+    assert render(source, **context) == expected
+    assert render(source, **context) == expected  # remembered, the same
+
+
+def test_a_fixed_address_is_reversed_once(monkeypatch):
+    calls = count_reverses(monkeypatch)
+    template = engines["django"].from_string("{% url 'result-list' %} {% url 'result-detail' pk %}")
+    for pk in (1, 2, 3):
+        assert (
+            template.render({"pk": pk})
+            == f"{reverse('result-list')} {reverse('result-detail', args=[pk])}"
+        )
+    assert calls == ["result-list"] + ["result-detail"] * 3
+
+
+def test_a_variable_name_is_reversed_every_time(monkeypatch):
+    calls = count_reverses(monkeypatch)
+    template = engines["django"].from_string("{% url name %}")
+    assert [template.render({"name": name}) for name in ("job-list", "result-list")] == [
+        reverse("job-list"),
+        reverse("result-list"),
+    ]
+    assert calls == ["job-list", "result-list"]
+
+
+def test_a_fixed_address_follows_the_script_prefix():
+    template = engines["django"].from_string("{% url 'result-list' %}")
+    assert template.render({}) == "/results/"
+    set_script_prefix("/dashboard/")
+    try:
+        assert template.render({}) == "/dashboard/results/"
+    finally:
+        set_script_prefix("/")
+    assert template.render({}) == reverse("result-list")
+
+
+def test_a_fixed_address_follows_the_urlconf():
+    template = engines["django"].from_string("{% url 'result-list' %}")
+    assert template.render({}) == reverse("result-list")
+    with override_settings(ROOT_URLCONF=__name__):
+        assert template.render({}) == "/elsewhere/"
+    assert template.render({}) == reverse("result-list")
+
+
+def test_a_missing_name_still_fails_as_djangos_does():
+    with pytest.raises(Exception, match="Reverse for 'no-such-page' not found"):
+        render("{% url 'no-such-page' %}")
+
+
+def test_a_static_address_is_worked_out_once_and_is_the_manifests(tmp_path, monkeypatch):
+    storage = StaticFilesStorage(location=tmp_path, base_url="/static/")
+    storage.hashed_files = {"app.css": "app.0123abcd.css"}
+    storage.manifest_strict = True
+    monkeypatch.setattr(storage, "load_manifest", lambda: ({}, ""))
+    lookups = []
+    real = storage.stored_name
+
+    def counting(name):
+        lookups.append(name)
+        return real(name)
+
+    monkeypatch.setattr(storage, "stored_name", counting)
+    with override_settings(DEBUG=False):
+        assert [storage.url("app.css") for _ in range(3)] == ["/static/app.0123abcd.css"] * 3
+        assert lookups == ["app.css"]
+        assert storage.url("app.css", force=True) == "/static/app.0123abcd.css"
+        assert lookups == ["app.css", "app.css"]
+
+
+def test_templates_compile_with_the_builtin():
+    # The builtin is loaded for every template, strings included.
+    assert Template("{% url 'result-list' %}").render(Context()) == reverse("result-list")
