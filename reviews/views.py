@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mediaanalysis.db import ByPk
 from mediaanalysis.http import next_path, redirect_to
+from mediaanalysis.pipeline import search
 from mediaanalysis.pipeline.display import pretty_json, result_media
 from mediaanalysis.pipeline.models import AnalysisResult, UserSession
 from mediaanalysis.pipeline.pagination import bounded_count
@@ -136,6 +137,9 @@ def queue(request):
     )
     # A lane that does not validate shows nothing rather than the whole queue.
     upcoming = list(queue_filter.qs[:25]) if lane.is_valid() else []
+    if query := lane.is_valid() and lane.form.cleaned_data.get("q"):
+        # Where each result matched, as on the results list: a lane of "refund" shows why.
+        search.find_hits([review.analysis_result for review in upcoming], query)
     context = {
         "counts": counts,
         "held": HITLReview.objects.held_by(request.user, now)

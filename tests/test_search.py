@@ -384,6 +384,37 @@ def test_the_review_queue_filters_by_search(reviewer_client, calls):
     assert hostile.context["upcoming"] == []
 
 
+def test_the_review_queue_shows_where_each_review_matched(reviewer_client, calls):
+    reviews = {name: HITLReview.objects.create(analysis_result=r) for name, r in calls.items()}
+    make_result(transcript='a delivery <script>alert("x")</script>')
+    response = reviewer_client.get(reverse("review-queue"), {"q": "delivery"})
+    hits = {r.pk: r.analysis_result.search_hit for r in response.context["upcoming"]}
+    hit = hits[reviews["segmented"].pk]
+    assert (hit.field, hit.seconds) == ("segment", 12.5)
+    assert "<mark>delivery</mark>" in response.text
+    # The way in is the review, at the second its words are said.
+    assert f'href="/reviews/{reviews["segmented"].pk}/?t=12.5"' in response.text
+    assert "play at 0:12" in response.text
+    plain = reviewer_client.get(reverse("review-queue"), {"q": ""})
+    assert "<mark>" not in plain.text
+    assert all(not hasattr(r.analysis_result, "search_hit") for r in plain.context["upcoming"])
+
+
+def test_the_review_queue_finds_its_snippets_in_one_query(reviewer_client, calls):
+    def queries(q):
+        reviewer_client.get(reverse("review-queue"), {"q": q})  # the lane kept in the session
+        with CaptureQueriesContext(connection) as captured:
+            assert reviewer_client.get(reverse("review-queue"), {"q": q}).status_code == 200
+        return len(captured)
+
+    for result in calls.values():
+        HITLReview.objects.create(analysis_result=result)
+    without, one = queries(""), queries("delivery")
+    for _ in range(6):
+        HITLReview.objects.create(analysis_result=make_result(transcript="the delivery is late"))
+    assert queries("delivery") == one == without + 1
+
+
 @pytest.fixture
 def api_reader():
     _, raw = ApiToken.issue("reader", "read")
