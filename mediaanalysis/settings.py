@@ -386,6 +386,9 @@ REVIEW_SPOT_CHECK_RATE = env_fraction("REVIEW_SPOT_CHECK_RATE", 0.0)
 REVIEW_SECOND_REVIEW_RATE = env_fraction("REVIEW_SECOND_REVIEW_RATE", 0.0)
 REVIEW_GOLD_RATE = env_fraction("REVIEW_GOLD_RATE", 0.05)
 SAMPLING_SEED = env_str("SAMPLING_SEED", "media-analysis")
+# Each process keeps the rule that applies to a type and model this long: a rule edited in the
+# admin applies to new results within this many seconds (at once in the process that saved it).
+REVIEW_RULE_SECONDS = 5
 # Reviewer analytics: a gap longer than this between a reviewer's claim events is idle time.
 REVIEW_IDLE_SECONDS = env_number("REVIEW_IDLE_SECONDS", 120)
 # Agreement figures over fewer pairs than this are not shown.

@@ -6,6 +6,7 @@ Nothing here writes: the state changes are in services.py.
 
 import hashlib
 from dataclasses import dataclass
+from time import monotonic
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, Subquery, Value
@@ -52,9 +53,34 @@ _RULE = Compiled(
 )
 
 
+# Every result the API creates asks for its rule, and rules change seldom: each process keeps
+# an answer for REVIEW_RULE_SECONDS (a bounded number of them: model names come from the API).
+_rules: dict[tuple[str, str], tuple[float, Rule]] = {}
+RULES_KEPT = 1000
+
+
 def rule_for(analysis_type: str, model_used: str | None) -> Rule:
-    """The most specific routing rule of this type and model (one query of a small table)."""
-    row = _RULE.first_row(analysis_type or "", model_used or "")
+    """The most specific routing rule of this type and model (one query of a small table,
+    or none when this process read it less than REVIEW_RULE_SECONDS ago)."""
+    key = (analysis_type or "", model_used or "")
+    now = monotonic()
+    kept = _rules.get(key)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    rule = _read_rule(*key)
+    if len(_rules) >= RULES_KEPT:
+        _rules.clear()
+    _rules[key] = (now + settings.REVIEW_RULE_SECONDS, rule)
+    return rule
+
+
+def forget_rules(**kwargs) -> None:
+    """Forget the kept rules: a rule saved or deleted here, a setting changed (the tests)."""
+    _rules.clear()
+
+
+def _read_rule(analysis_type: str, model_used: str) -> Rule:
+    row = _RULE.first_row(analysis_type, model_used)
     if row is None:
         return Rule(
             settings.REVIEW_CONFIDENCE_THRESHOLD,

@@ -35,9 +35,11 @@ def _clear_cache():
     from django.core.cache import cache
 
     from mediaanalysis.pipeline.signed_media import forget
+    from reviews.quality import forget_rules
 
     cache.clear()
     forget()  # the rows the signed media URLs keep for a few seconds
+    forget_rules()  # the routing rules each process keeps for a few seconds
     yield
     cache.clear()
     forget()

@@ -175,6 +175,14 @@ def test_a_confident_new_result_asks_no_review_lookup(django_assert_num_queries)
 
     assert response.status_code == 201
     assert statements(captured, "hitl_reviews") == []
+    assert len(statements(captured, "hitl_routing_rules")) == 1
+
+    # The next result of that type and model: the rule is the one this process just read.
+    with django_assert_num_queries(7) as captured:
+        response = worker.post("/api/results/", body, content_type=JSON)
+
+    assert response.status_code == 201
+    assert statements(captured, "hitl_routing_rules") == []
 
 
 def test_a_new_result_compiles_no_read_after_the_first(monkeypatch):

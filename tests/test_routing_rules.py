@@ -163,3 +163,44 @@ def test_the_dashboard_shows_what_each_rule_sends_and_what_spot_checks_found(
     page = manager_client.get("/dashboard/?refresh=1").text
     assert "Review by exception: what each rule sends" in page
     assert "/results/?quality=spot_check&amp;model=m1&amp;analysis_type=audio" in page
+
+
+# Each process keeps the rule it read for a few seconds (quality.rule_for)
+
+
+def test_a_rule_is_read_once_for_a_few_seconds(django_assert_num_queries, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(quality, "monotonic", lambda: clock[0])
+    RoutingRule.objects.create(analysis_type="audio", confidence_threshold=0.4)
+    with django_assert_num_queries(1):
+        assert quality.rule_for("audio", "m").threshold == 0.4
+        assert quality.rule_for("audio", "m").threshold == 0.4
+    clock[0] += 4.9
+    with django_assert_num_queries(0):
+        quality.rule_for("audio", "m")
+    clock[0] += 0.2  # REVIEW_RULE_SECONDS later
+    with django_assert_num_queries(1):
+        quality.rule_for("audio", "m")
+    with django_assert_num_queries(1):  # another type and model: its own read
+        quality.rule_for("video", "m")
+
+
+def test_a_rule_saved_or_deleted_here_applies_at_once(settings):
+    settings.REVIEW_CONFIDENCE_THRESHOLD = 0.7
+    assert quality.rule_for("audio", "m").threshold == 0.7
+    rule = RoutingRule.objects.create(analysis_type="audio", confidence_threshold=0.4)
+    assert quality.rule_for("audio", "m").threshold == 0.4
+    rule.confidence_threshold = 0.9
+    rule.save()
+    assert review_of(make_result(confidence_score=0.85)).reason == Reason.LOW_CONFIDENCE
+    rule.delete()
+    assert quality.rule_for("audio", "m").threshold == 0.7
+    settings.REVIEW_CONFIDENCE_THRESHOLD = 0.5
+    assert quality.rule_for("audio", "m").threshold == 0.5
+
+
+def test_the_kept_rules_are_bounded(monkeypatch):
+    monkeypatch.setattr(quality, "RULES_KEPT", 3)
+    for n in range(10):
+        quality.rule_for("audio", f"model-{n}")  # model names come from the API
+        assert len(quality._rules) <= 3
