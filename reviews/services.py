@@ -792,9 +792,10 @@ def mark_gold(result_ids, admin) -> GoldOutcome:
         .order_by("-reviewed_at", "-id")
         .values("approved")[:1]
     )
-    decided = dict(
+    decided = dict(  # in the results' order, so the gold items' are the same on any plan
         AnalysisResult.objects.filter(pk__in=result_ids)
         .annotate(answer=Subquery(latest))
+        .order_by("pk")
         .values_list("pk", "answer")
     )
     outcome = GoldOutcome(0, sorted(pk for pk, answer in decided.items() if answer is None))
