@@ -7,8 +7,10 @@ and must see the primary's latest state.
 
 import contextvars
 from functools import wraps
+from time import monotonic
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connections, router
 from django.db.models.query import get_related_populators
 from django.http import Http404
@@ -53,6 +55,30 @@ def pool_stats(connection) -> dict | None:
     stats = pool.get_stats()
     size, available = stats.get("pool_size", 0), stats.get("pool_available", 0)
     return {"size": size, "available": available, "busy": size - available}
+
+
+class Kept:
+    """Answers read from the database that this process keeps for a few seconds (the setting
+    named `seconds`): for a read on every request of rows that seldom change. At most `bound`
+    answers, since their keys may come from outside; `forget()` drops them all."""
+
+    def __init__(self, seconds: str, bound: int = 1000):
+        self.seconds, self.bound, self.kept = seconds, bound, {}
+
+    def get(self, key, read):
+        """The answer kept for `key`, or `read()`'s, kept from now on."""
+        now = monotonic()
+        kept = self.kept.get(key)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        answer = read()
+        if len(self.kept) >= self.bound:
+            self.kept.clear()
+        self.kept[key] = (now + getattr(settings, self.seconds), answer)
+        return answer
+
+    def forget(self) -> None:
+        self.kept.clear()
 
 
 class _Statement(NamedTuple):

@@ -6,13 +6,12 @@ Nothing here writes: the state changes are in services.py.
 
 import hashlib
 from dataclasses import dataclass
-from time import monotonic
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from mediaanalysis.db import ByPk, Compiled
+from mediaanalysis.db import ByPk, Compiled, Kept
 from mediaanalysis.pipeline.models import AnalysisResult
 
 from .models import Decision, HITLReview, Reason, Round, RoutingRule
@@ -54,29 +53,20 @@ _RULE = Compiled(
 
 
 # Every result the API creates asks for its rule, and rules change seldom: each process keeps
-# an answer for REVIEW_RULE_SECONDS (a bounded number of them: model names come from the API).
-_rules: dict[tuple[str, str], tuple[float, Rule]] = {}
-RULES_KEPT = 1000
+# an answer for REVIEW_RULE_SECONDS.
+RULES = Kept("REVIEW_RULE_SECONDS")
 
 
 def rule_for(analysis_type: str, model_used: str | None) -> Rule:
     """The most specific routing rule of this type and model (one query of a small table,
     or none when this process read it less than REVIEW_RULE_SECONDS ago)."""
     key = (analysis_type or "", model_used or "")
-    now = monotonic()
-    kept = _rules.get(key)
-    if kept is not None and kept[0] > now:
-        return kept[1]
-    rule = _read_rule(*key)
-    if len(_rules) >= RULES_KEPT:
-        _rules.clear()
-    _rules[key] = (now + settings.REVIEW_RULE_SECONDS, rule)
-    return rule
+    return RULES.get(key, lambda: _read_rule(*key))
 
 
 def forget_rules(**kwargs) -> None:
     """Forget the kept rules: a rule saved or deleted here, a setting changed (the tests)."""
-    _rules.clear()
+    RULES.forget()
 
 
 def _read_rule(analysis_type: str, model_used: str) -> Rule:

@@ -45,6 +45,19 @@ def _clear_cache():
     forget()
 
 
+def count_calls(monkeypatch, owner, name) -> list:
+    """Wrap `owner.name` for the test; the list of the first argument of each call to it."""
+    calls = []
+    real = getattr(owner, name)
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
+
+
 def make_user(django_user_model, username, group=None, **extra):
     user = django_user_model.objects.create_user(
         username=username, password="pw-for-tests-1", **extra

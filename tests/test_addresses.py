@@ -10,6 +10,7 @@ from django.urls import path, reverse, set_script_prefix
 
 from mediaanalysis.staticfiles import StaticFilesStorage
 from mediaanalysis.templatetags import addresses
+from tests.conftest import count_calls
 
 urlpatterns = [path("elsewhere/", lambda request: None, name="result-list")]
 
@@ -19,15 +20,7 @@ def render(source, **context):
 
 
 def count_reverses(monkeypatch):
-    calls = []
-    real = urls.reverse
-
-    def counting(*args, **kwargs):
-        calls.append(args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(urls, "reverse", counting)  # URLNode imports it when it renders
-    return calls
+    return count_calls(monkeypatch, urls, "reverse")  # URLNode imports it when it renders
 
 
 def test_the_url_tag_is_the_projects_in_every_template():
@@ -106,14 +99,7 @@ def test_a_static_address_is_worked_out_once_and_is_the_manifests(tmp_path, monk
     storage.hashed_files = {"app.css": "app.0123abcd.css"}
     storage.manifest_strict = True
     monkeypatch.setattr(storage, "load_manifest", lambda: ({}, ""))
-    lookups = []
-    real = storage.stored_name
-
-    def counting(name):
-        lookups.append(name)
-        return real(name)
-
-    monkeypatch.setattr(storage, "stored_name", counting)
+    lookups = count_calls(monkeypatch, storage, "stored_name")
     with override_settings(DEBUG=False):
         assert [storage.url("app.css") for _ in range(3)] == ["/static/app.0123abcd.css"] * 3
         assert lookups == ["app.css"]

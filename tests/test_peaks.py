@@ -16,7 +16,7 @@ from django.db import connection
 from mediaanalysis.pipeline import peaks
 from mediaanalysis.pipeline.models import MediaPeaks
 
-from .conftest import client_for, make_file
+from .conftest import client_for, count_calls, make_file
 
 pytestmark = pytest.mark.django_db
 
@@ -55,15 +55,7 @@ def media_root(settings, tmp_path):
 @pytest.fixture
 def decodes(monkeypatch):
     """Counts the times any audio is decoded."""
-    calls = []
-    real = peaks.decode_peaks
-
-    def counting(source):
-        calls.append(source)
-        return real(source)
-
-    monkeypatch.setattr(peaks, "decode_peaks", counting)
-    return calls
+    return count_calls(monkeypatch, peaks, "decode_peaks")
 
 
 def audio(name, **fields):

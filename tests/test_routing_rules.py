@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from dashboard.stats import Scope, figures
+from mediaanalysis import db
 from reviews import quality, services
 from reviews.models import HITLReview, Reason, RoutingRule
 from tests.conftest import make_result, make_user
@@ -170,7 +171,7 @@ def test_the_dashboard_shows_what_each_rule_sends_and_what_spot_checks_found(
 
 def test_a_rule_is_read_once_for_a_few_seconds(django_assert_num_queries, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(quality, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(db, "monotonic", lambda: clock[0])
     RoutingRule.objects.create(analysis_type="audio", confidence_threshold=0.4)
     with django_assert_num_queries(1):
         assert quality.rule_for("audio", "m").threshold == 0.4
@@ -200,7 +201,7 @@ def test_a_rule_saved_or_deleted_here_applies_at_once(settings):
 
 
 def test_the_kept_rules_are_bounded(monkeypatch):
-    monkeypatch.setattr(quality, "RULES_KEPT", 3)
+    monkeypatch.setattr(quality.RULES, "bound", 3)
     for n in range(10):
         quality.rule_for("audio", f"model-{n}")  # model names come from the API
-        assert len(quality._rules) <= 3
+        assert len(quality.RULES.kept) <= 3

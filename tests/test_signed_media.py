@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from django.test import Client
 
-from mediaanalysis.pipeline import signed_media
+from mediaanalysis import db
 from mediaanalysis.pipeline.peaks import peaks_for
 from mediaanalysis.pipeline.signed_media import player_urls, signed_url
 from reviews import services
@@ -178,7 +178,7 @@ def test_a_file_deleted_while_its_player_streams_is_refused_within_seconds(
     reviewer, clip, monkeypatch, settings
 ):
     clock = [1000.0]
-    monkeypatch.setattr(signed_media, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(db, "monotonic", lambda: clock[0])  # the rows' clock (db.Kept)
     src = signed_url("media", clip.pk, reviewer.pk)
     assert Client().get(src, headers={"Range": "bytes=0-99"}).status_code == 206
     clip.__class__.objects.filter(pk=clip.pk).soft_delete()

@@ -18,12 +18,13 @@ page (docs/performance.md, "Media").
 import math
 import re
 import time
-from time import monotonic
 
 from django.conf import settings
 from django.core import signing
 from django.http import HttpResponseForbidden, HttpResponseNotFound
 from django.urls import reverse
+
+from mediaanalysis.db import Kept
 
 from .models import MediaFile
 from .peaks import peaks_for, peaks_response
@@ -38,13 +39,11 @@ TOKEN = re.compile(r"^(\d{1,18})\.(\d{1,12})\.([A-Za-z0-9_-]{20,100})$")
 # gives the same URL and the browser's cache of the media still holds.
 ROUNDING = 300
 SALT = "mediaanalysis.signed-media"
-# The rows of files served lately, by id, in this process: (valid until, row or None if it is
-# deleted). A player reads a file in many Range requests; each would otherwise take a pooled
+# The rows of files served lately, by id, in this process (None: deleted or never there). A player reads a file in many Range requests; each would otherwise take a pooled
 # connection (a round trip to check it) and a query, most of what a signed request costs
 # (docs/performance.md, "Media"). A delete therefore reaches the signed URLs within
 # MEDIA_SIGNED_ROW_SECONDS in every process, and the signed-in views at once.
-_rows: dict[int, tuple[float, MediaFile | None]] = {}
-ROWS_KEPT = 1000
+_rows = Kept("MEDIA_SIGNED_ROW_SECONDS")
 
 
 def _signer() -> signing.Signer:
@@ -100,20 +99,12 @@ def verify(kind: str, pk: int, token: str, now: float | None = None) -> str | No
 def live_file(pk: int) -> MediaFile | None:
     """The file's row as the media views read it, or None if it is deleted or was never
     there; remembered for MEDIA_SIGNED_ROW_SECONDS."""
-    now = monotonic()
-    kept = _rows.get(pk)
-    if kept is not None and kept[0] > now:
-        return kept[1]
-    media = MediaFile.objects.for_media().filter(pk=pk).first()  # the alive manager
-    if len(_rows) >= ROWS_KEPT:
-        _rows.clear()
-    _rows[pk] = (now + settings.MEDIA_SIGNED_ROW_SECONDS, media)
-    return media
+    return _rows.get(pk, lambda: MediaFile.objects.for_media().filter(pk=pk).first())
 
 
 def forget() -> None:
     """Forget the rows kept by live_file() (the tests, between one database and the next)."""
-    _rows.clear()
+    _rows.forget()
 
 
 class SignedMediaMiddleware:

@@ -18,9 +18,10 @@ register = template.Library()
 class URLNode(defaulttags.URLNode):
     def __init__(self, *args):
         super().__init__(*args)
-        name = self.view_name
-        self.fixed = not (self.args or self.kwargs or self.asvar or name.filters)
-        self.fixed = self.fixed and isinstance(name.var, str)  # a literal, not a variable
+        name = self.view_name  # fixed: a literal name ('home'), not a variable, and nothing else
+        self.fixed = isinstance(name.var, str) and not (
+            self.args or self.kwargs or self.asvar or name.filters
+        )
         self.known = {}
 
     def render(self, context):
