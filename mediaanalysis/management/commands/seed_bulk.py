@@ -146,10 +146,12 @@ class PostgresLoader:
             # VACUUM below can mark a page all-visible (what index-only scans need) only once
             # this commit is flushed (see there).
             cursor.execute("SET LOCAL synchronous_commit = on")
-            # Check foreign keys per statement: indexes cannot be built while checks are pending.
+            # Check the remaining foreign keys (of other tables) per statement: indexes cannot
+            # be built, nor constraints added, while checks are pending.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SELECT setseed(%s)", [(self.seed % 1000) / 1000])
             indexes = self.drop_secondary_indexes()
+            foreign_keys = self.drop_foreign_keys()
             base = {table: self.next_id(table) for table in TABLES}
             self.sessions(base)
             self.files(base)
@@ -160,6 +162,9 @@ class PostgresLoader:
             self.bar.set_description("indexes")
             for definition in indexes:
                 cursor.execute(definition)
+            self.bar.set_description("foreign keys")
+            for table, name, definition in foreign_keys:
+                cursor.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
         # VACUUM also sets the visibility map, which index-only scans of the list pages need.
         # It can mark a page all-visible only once the commits of its rows' transactions (and
         # of those that share their commit-log group) are flushed: so ANALYZE, whose commit
@@ -185,6 +190,21 @@ class PostgresLoader:
         for _, schema, name in rows:
             self.cursor.execute(f'DROP INDEX "{schema}"."{name}"')
         return [definition for definition, _, _ in rows]
+
+    def drop_foreign_keys(self) -> list[tuple[str, str, str]]:
+        """Drop the loaded tables' foreign keys; return them to add again after the load. Added
+        again, each is checked in one query over the whole table, instead of a lookup (and a
+        lock of the row referred to) per row loaded (PostgreSQL's "Populating a Database")."""
+        self.cursor.execute(
+            """SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+               FROM pg_constraint c
+               WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY(%s)""",
+            [TABLES],
+        )
+        rows = self.cursor.fetchall()
+        for table, name, _ in rows:
+            self.cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+        return rows
 
     def next_id(self, table) -> int:
         """The id of the first row loaded: the sequence is set to follow the highest id, so
