@@ -164,7 +164,7 @@ class PostgresLoader:
                 cursor.execute(definition)
             self.bar.set_description("foreign keys")
             for table, name, definition in foreign_keys:
-                cursor.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+                cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
         # VACUUM also sets the visibility map, which index-only scans of the list pages need.
         # It can mark a page all-visible only once the commits of its rows' transactions (and
         # of those that share their commit-log group) are flushed: so ANALYZE, whose commit
@@ -196,14 +196,13 @@ class PostgresLoader:
         again, each is checked in one query over the whole table, instead of a lookup (and a
         lock of the row referred to) per row loaded (PostgreSQL's "Populating a Database")."""
         self.cursor.execute(
-            """SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
-               FROM pg_constraint c
-               WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY(%s)""",
+            """SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid)
+               FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s::regclass[])""",
             [TABLES],
         )
-        rows = self.cursor.fetchall()
+        rows = self.cursor.fetchall()  # the table as regclass prints it: quoted where needed
         for table, name, _ in rows:
-            self.cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+            self.cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
         return rows
 
     def next_id(self, table) -> int:
