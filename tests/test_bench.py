@@ -11,11 +11,13 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
-from django.db.models import F
+from django.db.models import Count, F, Max, Min
 
+from mediaanalysis.management.commands import seed_bulk as seed_bulk_command
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, UserSession
 from reviews.models import HITLReview, ReviewStatus
 
+RESTORE = seed_bulk_command.SCHEMA_TO_RESTORE
 SIZES = {"sessions": 20, "files": 60, "jobs": 400, "results": 400, "reviews": 80}
 
 
@@ -97,6 +99,83 @@ def test_seed_bulk_checks_foreign_keys_once_per_table_and_keeps_every_one():
             " (SELECT count(*) FROM analysis_jobs WHERE xmax::text <> '0')"
         )
         assert cursor.fetchone() == (0, 0)
+
+
+SCHEMA = """SELECT c.relname, i.indexrelid::regclass::text FROM pg_index i
+             JOIN pg_class c ON c.oid = i.indrelid WHERE c.relname = ANY(%s)
+             UNION ALL SELECT conrelid::regclass::text, conname FROM pg_constraint
+             WHERE contype = 'f' ORDER BY 1, 2"""
+
+
+def schema():
+    with connection.cursor() as cursor:
+        cursor.execute(SCHEMA, [seed_bulk_command.TABLES])
+        return cursor.fetchall()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_seed_bulk_writes_the_results_over_two_connections_with_ids_in_a_row():
+    AnalysisResult.all_objects.all().delete()
+    seed_bulk(results=seed_bulk_command.CHUNK + 10)  # two chunks: one per connection
+
+    ids = AnalysisResult.all_objects.aggregate(first=Min("id"), last=Max("id"), n=Count("id"))
+    assert ids["last"] - ids["first"] + 1 == ids["n"] == seed_bulk_command.CHUNK + 10
+    job = AnalysisJob.all_objects.first()
+    assert AnalysisResult.objects.create(job=job, analysis_type="audio").pk == ids["last"] + 1
+    with connection.cursor() as cursor:
+        # Written by two transactions (the soft deletes' UPDATE gave a few rows a third).
+        cursor.execute(
+            "SELECT count(DISTINCT xmin::text) FROM analysis_results"
+            " WHERE deleted_at IS NULL AND id <= %s",
+            [ids["last"]],
+        )
+        assert cursor.fetchone()[0] == 2
+        cursor.execute("SELECT to_regclass('bulk_texts'), to_regclass(%s)", [RESTORE])
+        assert cursor.fetchone() == (None, None)  # the pools and the schema's list are gone
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_seed_bulk_builds_its_indexes_and_keys_again_at_once(monkeypatch):
+    before = schema()
+
+    def fail(*args):
+        raise RuntimeError("the results could not be written")
+
+    monkeypatch.setattr(seed_bulk_command.PostgresLoader, "results", fail)
+    with pytest.raises(RuntimeError):
+        seed_bulk()
+
+    assert schema() == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_seed_bulk_leaves_its_indexes_and_keys_to_the_next_load():
+    before = schema()
+    # What a load killed after its first phase leaves: the index and key dropped, and the
+    # statements that build them again.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_result_search'")
+        index = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE contype = 'f' AND conrelid = 'analysis_results'::regclass LIMIT 1"
+        )
+        key, definition = cursor.fetchone()
+        cursor.execute("DROP INDEX idx_result_search")
+        cursor.execute(f'ALTER TABLE analysis_results DROP CONSTRAINT "{key}"')
+        cursor.execute(f"CREATE TABLE {RESTORE} (n int, name text, sql text)")
+        cursor.execute(
+            f"INSERT INTO {RESTORE} VALUES (0, 'idx_result_search', %s), (1, %s, %s)",
+            [index, key, f'ALTER TABLE analysis_results ADD CONSTRAINT "{key}" {definition}'],
+        )
+    assert schema() != before
+
+    seed_bulk()
+
+    assert schema() == before
 
 
 @pytest.mark.postgres

@@ -699,7 +699,8 @@ class Command(BaseCommand):
             summary=source.summary,
             frames_extracted=12,
         )
-        review = HITLReview.objects.create(analysis_result=result)
+        # The routing may have opened its review already (the source's confidence was low).
+        review, _ = HITLReview.objects.get_or_create(analysis_result=result)
         services.claim(review.pk, reviewer)
         try:
             rows = [
