@@ -17,6 +17,7 @@ import math
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -222,25 +223,19 @@ class PostgresLoader:
             yield cursor
 
     def in_parallel(self, *steps):
-        """Run each step in a phase of its own, each on a connection of its own, at once."""
-        failures = []
+        """Run each step at once, each in a phase of its own on a connection of its own."""
 
         def run(step, n):
             try:
                 with self.phase(seed=1 + n):
                     step()
-            except BaseException as exc:  # raised again in the caller's thread
-                failures.append(exc)
             finally:
-                connection.close()
+                connection.close()  # this thread's
 
-        threads = [threading.Thread(target=run, args=(step, n)) for n, step in enumerate(steps)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if failures:
-            raise failures[0]
+        with ThreadPoolExecutor(len(steps)) as pool:
+            done = [pool.submit(run, step, n) for n, step in enumerate(steps)]
+        for future in done:
+            future.result()  # raises a step's failure here
 
     def run(self, statements):
         for sql in statements:
