@@ -6,8 +6,8 @@ setseed() so that a --seed gives the same data. Secondary indexes and foreign ke
 for the load and built again after it. The results (their search column is most of the load's
 work) are written over two connections, so the load is committed in phases; the statements
 that build the schema again are committed first, in SCHEMA_TO_RESTORE. A load that fails
-builds them at once; one that was killed leaves them to the next load, which builds them
-before anything else.
+while writing rows builds them at once; one that was killed, or whose indexes could not be
+built, leaves them to the next load, which builds them before anything else.
 SQLite takes the same shapes through the ORM, at smaller sizes. The bounds of generate_series
 are cast to int: parameters are bound server-side (settings.py), where a small number is sent as
 a smallint, and generate_series(smallint, smallint) matches no single function.
