@@ -607,6 +607,39 @@ def test_next_walks_on_from_the_page_before_and_shows_what_the_offset_shows(
     assert "after=" not in previous[1]
 
 
+@pytest.mark.postgres
+def test_a_page_past_the_count_is_read_without_counting(manager_client, monkeypatch):
+    """Rows on a page whose offset is past RANK_LIMIT prove there are more matches than that:
+    the page's ids stand for the count, which is not run. Past the end, the count is run and
+    says so."""
+    monkeypatch.setattr(search, "RANK_LIMIT", 3)
+    monkeypatch.setattr(search, "WALK_DEPTH", 2)
+    for n in range(9):
+        make_result(transcript="a refund request" if n % 4 else f"call {n}")
+    everything = found(manager_client, '"refund request"', per_page=100)
+    assert len(everything) == 6
+
+    def page(number):
+        with CaptureQueriesContext(connection) as statements:
+            response = manager_client.get(
+                reverse("result-list"), {"q": '"refund request"', "per_page": 2, "page": number}
+            )
+        counts = [q["sql"] for q in statements if q["sql"].startswith("SELECT COUNT(*)")]
+        return response, counts
+
+    response, counts = page(3)
+    assert [r.pk for r in response.context["rows"]] == everything[4:6]
+    assert counts == []
+    assert "more than <strong>3</strong> results" in response.text
+    assert "after=" not in response.text  # the last page: no Next
+    response, counts = page(2)  # offset 2, under RANK_LIMIT: counted as before
+    assert [r.pk for r in response.context["rows"]] == everything[2:4]
+    assert len(counts) == 1
+    response, counts = page(9)  # past the end: counted, and an empty page that says so
+    assert response.context["rows"] == [] and len(counts) == 1
+    assert "on page 9" in response.text
+
+
 @pytest.mark.parametrize(
     "after",
     [
