@@ -7,9 +7,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
-from django.urls import reverse
 from django.utils import timezone
 
+from mediaanalysis.http import pk_address
 from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.pipeline.softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
 from mediaanalysis.validation import StoredJSONDecoder
@@ -381,7 +381,7 @@ class HITLReview(SoftDeleteModel):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return reverse("review-detail", args=[self.pk])
+        return pk_address("review-detail", self.pk)
 
     @property
     def shown_reason(self) -> str:

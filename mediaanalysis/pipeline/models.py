@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from mediaanalysis.db import ByPk, Compiled
+from mediaanalysis.http import pk_address
 from mediaanalysis.validation import StoredJSONDecoder, validate_session_id
 
 from . import search
@@ -184,7 +185,7 @@ class MediaFile(SoftDeleteModel):
         return self.original_filename
 
     def get_absolute_url(self):
-        return reverse("file-detail", args=[self.pk])
+        return pk_address("file-detail", self.pk)
 
     @cached_property
     def location(self) -> MediaLocation:
@@ -416,7 +417,7 @@ class AnalysisJob(SoftDeleteModel):
         return f"{self.job_type} #{self.pk}"
 
     def get_absolute_url(self):
-        return reverse("job-detail", args=[self.pk])
+        return pk_address("job-detail", self.pk)
 
     @property
     def is_running(self) -> bool:
@@ -638,7 +639,7 @@ class AnalysisResult(SoftDeleteModel):
         return f"{self.analysis_type} result #{self.pk}"
 
     def get_absolute_url(self):
-        return reverse("result-detail", args=[self.pk])
+        return pk_address("result-detail", self.pk)
 
 
 def active_since(now=None):
