@@ -138,6 +138,12 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # A page's hot loop, drawn from the template language by {% jinja %} (listing.py).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "mediaanalysis.jinja.environment"},
+    },
 ]
 
 

@@ -368,6 +368,41 @@ def test_result_list_shows_the_review_state_of_each_result(manager_client, resul
     assert '<span class="muted small">never</span>' in text
 
 
+def test_result_rows_are_drawn_by_jinja2_escaped_and_in_local_time(
+    manager_client, reviewer_client, monkeypatch, settings
+):
+    """The results list's rows are its hot loop, drawn by Jinja2 (mediaanalysis.jinja) with
+    the same helpers as the template language: escaped, in the site's time zone, figures as
+    floatformat gives them, a tick box only for those who may send to review."""
+    from django.template import engines
+
+    drawn = []
+    real = engines["jinja2"].get_template
+    monkeypatch.setattr(
+        engines["jinja2"], "get_template", lambda name: drawn.append(name) or real(name)
+    )
+    settings.TIME_ZONE = "Asia/Tokyo"
+    job = make_job(session_id="sess-<b>", status="completed", job_type="full")
+    result = make_result(
+        job=job,
+        model_used="<script>alert(1)</script>",
+        confidence_score=0.125,
+        frames_extracted=0,
+        created_at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC),
+    )
+    text = manager_client.get("/results/").text
+    assert drawn == ["pages/_result_rows.html"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
+    assert f'<a href="/results/{result.pk}/">#{result.pk}</a>' in text
+    assert f'<a href="/jobs/{job.pk}/">#{job.pk}</a> <span class="muted small">full</span>' in text
+    assert 'title="sess-&lt;b&gt;">sess-&lt;b&gt;</a>' in text
+    assert '<span class="bar-label">0.13</span>' in text  # floatformat rounds half up
+    assert '<td class="num">—</td>' in text  # no frames
+    assert ">2026-03-02 08:30</td>" in text  # Tokyo
+    assert f'value="{result.pk}" form="enqueue"' in text
+    assert f'value="{result.pk}" form="enqueue"' not in reviewer_client.get("/results/").text
+
+
 def test_review_state_is_the_latest_reviews_as_the_review_column_shows_it(manager_client, reviewer):
     result = make_result(confidence_score=0.9)
     review(result, "yes", created_at=at(1), reviewer=reviewer)

@@ -4,7 +4,9 @@ import math
 from datetime import timedelta
 
 from django import template
+from django.template import engines
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -31,6 +33,14 @@ def sort_header(context, key, label, css=""):
         classes,
         label,
     )
+
+
+@register.simple_tag(takes_context=True)
+def jinja(context, name):
+    """The Jinja2 template `name` drawn with this template's context: a page's hot loop, which
+    Jinja2 draws several times faster (mediaanalysis.jinja)."""
+    template = engines["jinja2"].get_template(name)
+    return mark_safe(template.render(context.flatten(), context.get("request")))  # escaped there
 
 
 @register.filter
