@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
 
@@ -88,7 +89,10 @@ def count_rows(queryset, *, estimate: bool, cap: int | None = None) -> tuple[int
     key = None
     if estimate and connections[queryset.db].vendor == "postgresql":
         # A big list's estimated total is reused for a minute: two queries fewer per page.
-        sql, params = queryset.values("pk").order_by().query.sql_with_params()
+        try:
+            sql, params = queryset.values("pk").order_by().query.sql_with_params()
+        except EmptyResultSet:  # a filter Django proves empty (a key past its column's range)
+            return 0, True, False
         key = "list-estimate:" + hashlib.sha256(f"{sql}{params!r}".encode()).hexdigest()
         if (cached := cache.get(key)) is not None:
             return cached, False, True
