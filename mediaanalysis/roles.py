@@ -112,6 +112,15 @@ _user_with_roles = ByPk(
 )
 
 
+def login_username(request, credentials=None):
+    """The username django-axes counts a failed login under (AXES_USERNAME_CALLABLE): as typed,
+    cut to its column's 255 characters. Django's login forms check no length before they
+    authenticate, and a longer one was a 500 on PostgreSQL."""
+    fields = credentials or getattr(request, "data", request.POST)
+    username = fields.get("username")
+    return username[:255] if isinstance(username, str) else username
+
+
 def roles_of(user) -> frozenset[str]:
     """The user's roles, to show: their groups, and Admins for a superuser."""
     if not user.is_authenticated:

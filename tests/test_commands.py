@@ -3,7 +3,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import call_command, get_commands
 from django.utils import timezone
 
 from mediaanalysis.pipeline.models import AnalysisJob, AnalysisResult, MediaFile, ProcessingStatus
@@ -83,3 +83,9 @@ def test_release_expired_claims_tidies_only_expired_claims(reviewer):
     assert (expired.status, expired.claimed_by) == ("pending", None)
     assert expired.events.filter(kind="expired", details__previous_holder=reviewer.pk).exists()
     assert live.status == "reviewing"
+
+
+def test_runserver_serves_static_files_through_whitenoise_as_production_does():
+    """Django's own static handler under runserver answered 500 to a path out of the static
+    folder (/static/..%2F..%2Fetc%2Fpasswd; found by a fuzz run outside the suite)."""
+    assert get_commands()["runserver"] == "whitenoise.runserver_nostatic"

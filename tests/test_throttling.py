@@ -36,6 +36,21 @@ def test_five_wrong_passwords_lock_the_username_from_that_address_with_a_clear_m
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_a_username_longer_than_any_is_a_failed_login_counted_under_its_first_255(path):
+    """Django's login forms check no length before they authenticate: django-axes wrote the
+    300 characters into its 255-character column, a 500 on PostgreSQL (found by a fuzz run
+    outside the suite)."""
+    typed = "é" * 200 + "a" * 100
+    for attempt in range(1, 3):
+        response = Client().post(path, {"username": typed, "password": "wrong"})
+        assert response.status_code == 200
+        assert "correct username and password" in response.text
+        (counted,) = AccessAttempt.objects.values_list("username", "failures_since_start")
+        assert counted == (typed[:255], attempt)
+
+
+@pytest.mark.django_db
 def test_the_lock_ends_after_the_cool_off(reviewer):
     client = Client()
     for _ in range(settings.AXES_FAILURE_LIMIT):

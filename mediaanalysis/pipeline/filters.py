@@ -2,7 +2,7 @@
 other filters still apply."""
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import MAXYEAR, UTC, datetime, time, timedelta
 
 import django_filters
 from django import forms
@@ -156,6 +156,10 @@ def range_bound(value, *, before: bool) -> datetime | None:
             moment = timezone.make_aware(moment)
     except (OverflowError, ValueError):
         return None
+    try:
+        moment.astimezone(UTC)  # as SQLite's adapter stores it
+    except OverflowError:  # off the calendar once in UTC: the calendar's edge on that side
+        return (datetime.max if moment.year == MAXYEAR else datetime.min).replace(tzinfo=UTC)
     return moment
 
 
@@ -257,7 +261,10 @@ def fraction_filter(lookup: str, label: str):
 
 def _readable(value) -> str:
     if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+        try:
+            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+        except OverflowError:  # the calendar's first or last day, in a zone past its edge
+            return value.isoformat(" ", "minutes")
     return str(value)
 
 
