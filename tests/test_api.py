@@ -436,6 +436,29 @@ def test_a_datetime_at_the_end_of_the_calendar_is_clamped_not_refused(worker):
     assert UserSession.objects.get(session_id="s-1").ended_at.year == 9999
 
 
+@pytest.mark.parametrize("edge", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00"])
+def test_a_moment_at_the_calendars_end_is_kept_a_day_inside_so_every_page_shows_it(
+    worker, manager_client, settings, edge
+):
+    """Stored at the very end, it fell off the calendar on the pages of a site whose time zone
+    is east of UTC (west, for the first day): a 500 (found by a fuzz run outside the suite)."""
+    session = make_session(session_id="s-1")
+    job = make_job(session_id="s-1", status="processing")
+    assert patch(worker, "/api/sessions/s-1", {"last_activity": edge}).status_code == 200
+    assert patch(worker, f"/api/jobs/{job.pk}", {"started_at": edge}).status_code == 200
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        settings.TIME_ZONE = zone
+        for page in (
+            "/sessions/",
+            "/sessions/?sort=-activity",
+            session.get_absolute_url(),
+            "/jobs/",
+            f"/jobs/{job.pk}/",
+            f"/jobs/{job.pk}/progress/",
+        ):
+            assert manager_client.get(page).status_code == 200, (zone, page)
+
+
 def test_sessions_list_filters_active_and_started_range(reader):
     make_session(session_id="open")
     make_session(session_id="ended", ended_at=ago(hours=1))

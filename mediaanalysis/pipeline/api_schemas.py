@@ -30,16 +30,24 @@ from .models import MediaType, ProcessingStatus
 INT32 = INT32_MAX
 
 
+# The first and last moments kept: a day inside the calendar's ends, so that every page can
+# show them in any time zone (a moment at its very end was a 500 in a zone east of UTC).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+
+
 def _aware(value: datetime) -> datetime:
     """Naive datetimes are UTC; all are stored in UTC.
 
-    A valid date-time within a day of the calendar's ends (0001-01-01T00:00+01:00) has no UTC
-    equivalent in Python: it is clamped to that end rather than refused.
+    A valid date-time within a day of the calendar's ends (0001-01-01T00:00+01:00, which has no
+    UTC equivalent in Python, or 9999-12-31T23:59Z) is clamped to EARLIEST or LATEST rather
+    than refused.
     """
     try:
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
     except OverflowError:
-        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
+        return EARLIEST if value.year == 1 else LATEST
+    return min(max(value, EARLIEST), LATEST)
 
 
 # PostgreSQL cannot store NUL characters; the schema says so, so that clients can know.
