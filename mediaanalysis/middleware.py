@@ -4,7 +4,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
@@ -51,10 +51,17 @@ class APIMessageMiddleware(PassTokenAPICalls, MessageMiddleware):
     """Django's MessageMiddleware; a JSON answer shows no messages."""
 
 
+UNAVAILABLE = "The database is unavailable; try again shortly."
+
+
 def database_unavailable(request=None):
-    """The plain 503 page. Rendered without the request, so that no context processor (the
-    user, their roles, messages) goes back to the database that just failed."""
-    response = HttpResponse(render_to_string("503.html"), status=503)
+    """The plain 503 page, or the API's JSON under /api/ (its schema and docs too). Rendered
+    without the request, so that no context processor (the user, their roles, messages) goes
+    back to the database that just failed."""
+    if request is not None and request.path_info.startswith("/api/"):
+        response = JsonResponse({"detail": UNAVAILABLE}, status=503)
+    else:
+        response = HttpResponse(render_to_string("503.html"), status=503)
     response["Retry-After"] = "5"
     return response
 

@@ -41,6 +41,8 @@ def test_an_outage_answers_503_within_seconds_and_the_first_request_after_it_suc
         for what, call in {
             "page": lambda: browser.get(f"{base}/jobs/", timeout=30),
             "api": lambda: requests.get(f"{base}/api/jobs/", headers=api, timeout=30),
+            # The schema's token check meets the database outside the API's own handler.
+            "api schema": lambda: requests.get(f"{base}/api/openapi.json", headers=api, timeout=30),
             "decision": lambda: browser.post(
                 f"{base}/reviews/{review}/decide/",
                 data={"approved": "yes", "reviewer_notes": "Speaker 2 is mislabelled, and more"},
@@ -54,7 +56,7 @@ def test_an_outage_answers_503_within_seconds_and_the_first_request_after_it_suc
             assert timings[what] < LIMIT, (what, timings[what])
             if what == "health":
                 assert response.json()["status"] == "unhealthy"
-            elif what == "api":
+            elif what.startswith("api"):
                 assert "database is unavailable" in response.json()["detail"]
             else:
                 assert "The database is unavailable" in response.text

@@ -38,6 +38,7 @@ from ninja.security import HttpBearer
 from psycopg_pool import PoolTimeout
 
 from mediaanalysis.db import ByPk
+from mediaanalysis.middleware import UNAVAILABLE
 from mediaanalysis.roles import has_access
 from mediaanalysis.validation import loads_json
 
@@ -222,9 +223,7 @@ ERRORS = {code: Error for code in (400, 401, 403, 404, 409, 422, 429, 503)}
 @api.exception_handler(OperationalError)
 def database_unavailable(request, exc):
     log.warning("API: database unavailable: %s", exc)
-    response = api.create_response(
-        request, {"detail": "The database is unavailable; try again shortly."}, status=503
-    )
+    response = api.create_response(request, {"detail": UNAVAILABLE}, status=503)
     response["Retry-After"] = "5"
     return response
 
