@@ -5,7 +5,8 @@ a value that only the database refuses, when the rows are read (a NUL character,
 not in a PostgreSQL enum, an id beyond the column's range), escapes as a 500. Here the rows are
 read while the changelist is built, in a savepoint, and such errors go the same way as Django's
 own, with a message saying the filter was ignored. JSON fields of change forms take the shared
-checks of mediaanalysis/validation.py (NaN, Infinity, \\u0000, depth and size).
+checks of mediaanalysis/validation.py (NaN, Infinity, \\u0000, depth and size), and their moments
+stay a day inside the calendar's ends.
 
 The site wraps every ModelAdmin registered with it, Django's and other apps' included, so that a
 new registration is covered without remembering to.
@@ -17,7 +18,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, models, router, transaction
 
-from .validation import CheckedJSONField
+from .validation import CheckedJSONField, check_moment
 
 # What a hostile filter value raises when the rows are read: DataError (PostgreSQL refusing a
 # value), ValueError (psycopg refusing a NUL), OverflowError (a number beyond any column).
@@ -50,6 +51,8 @@ class CheckedInputAdmin(admin.ModelAdmin):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if isinstance(db_field, models.JSONField):
             kwargs.setdefault("form_class", CheckedJSONField)
+        if isinstance(db_field, models.DateTimeField):
+            kwargs.setdefault("validators", [check_moment])
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 

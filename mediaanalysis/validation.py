@@ -14,6 +14,7 @@ MAX_JSON_BYTES. `session_id` goes into URLs: new ones follow SESSION_ID_RULE.
 import json
 import math
 import re
+from datetime import UTC, datetime
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -26,6 +27,10 @@ MAX_JSON_BYTES = 1_000_000
 # back: Python refuses to convert more digits (it raises a bare ValueError), so no page could
 # show the row. It is refused before conversion.
 MAX_NUMBER_LITERAL = 4300
+# The first and last moments kept: a day inside the calendar's ends, so that every page can
+# show them in any time zone (a moment at its very end was a 500 in a zone east of UTC).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
 
 SESSION_ID_RULE = "1 to 36 letters, digits and - _ . : (no spaces, slashes or other signs)"
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,36}$"
@@ -193,3 +198,11 @@ class StoredJSONDecoder(json.JSONDecoder):
             return {
                 "unreadable": f"This stored JSON cannot be read here ({exc.__class__.__name__})."
             }
+
+
+def check_moment(value) -> None:
+    """A moment a page can show in any time zone: between EARLIEST and LATEST."""
+    if isinstance(value, datetime) and value.tzinfo and not EARLIEST <= value <= LATEST:
+        raise ValidationError(
+            "Must be between 0001-01-02 and 9999-12-30 (UTC).", code="calendar_edge"
+        )

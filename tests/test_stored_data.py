@@ -201,3 +201,60 @@ def test_a_300_character_contact_sheet_path_does_not_break_the_file_page(admin_u
 def test_the_stored_data_covers_every_text_column_of_the_registered_models():
     covered = {UserSession, MediaFile, AnalysisJob, AnalysisResult}
     assert covered <= set(admin.site._registry)
+
+
+@pytest.mark.django_db
+def test_moments_stored_at_the_calendars_ends_are_moved_a_day_inside_where_pages_show_them(
+    admin_user, settings
+):
+    """The API clamped moments to the calendar's very ends until 2026-12-02; a page of a site
+    east (or west) of UTC could not show them. Migration 0010 moves them a day inside, and the
+    admin refuses new ones."""
+    from datetime import UTC, datetime
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from tests.conftest import make_job, make_session
+
+    session = make_session(session_id="s-edge")
+    job = make_job(session_id="s-edge", status="completed")
+    AnalysisJob.objects.filter(pk=job.pk).update(
+        started_at=datetime.min.replace(tzinfo=UTC), completed_at=datetime.max.replace(tzinfo=UTC)
+    )
+    UserSession.objects.filter(pk=session.pk).update(
+        last_activity=datetime.max.replace(tzinfo=UTC), ended_at=datetime.max.replace(tzinfo=UTC)
+    )
+
+    import_module("mediaanalysis.pipeline.migrations.0010_moments_a_day_inside_the_calendar").clamp(
+        apps, None
+    )
+
+    job.refresh_from_db()
+    session.refresh_from_db()
+    assert (job.started_at.date(), job.completed_at.date()) == (
+        datetime(1, 1, 2).date(),
+        datetime(9999, 12, 30).date(),
+    )
+    assert (
+        session.last_activity
+        == session.ended_at
+        == datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+    )
+    client = client_for(admin_user)
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        settings.TIME_ZONE = zone
+        for url in ("/jobs/", job.get_absolute_url(), "/sessions/", session.get_absolute_url()):
+            assert client.get(url).status_code == 200, (zone, url)
+    # The admin refuses a new one (in a zone west of UTC, 9999-12-31 23:59 is past the end).
+    change = reverse("admin:mediaanalysis_usersession_change", args=[session.pk])
+    form = client.get(change).context["adminform"].form
+    data = {
+        name: field.widget.format_value(form.initial.get(name)) or ""
+        for name, field in form.fields.items()
+        if not isinstance(form.initial.get(name), datetime)
+    }
+    data |= {"last_activity_0": "9999-12-31", "last_activity_1": "23:59:59"}
+    data |= {"started_at_0": "2026-01-01", "started_at_1": "00:00:00"}
+    response = client.post(change, data)
+    assert "Must be between 0001-01-02 and 9999-12-30" in response.content.decode()

@@ -14,7 +14,9 @@ from ninja import FilterLookup, FilterSchema, Schema
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from mediaanalysis.validation import (
+    EARLIEST,
     INT32_MAX,
+    LATEST,
     MAX_JSON_BYTES,
     MAX_JSON_DEPTH,
     SESSION_ID_PATTERN,
@@ -28,12 +30,6 @@ from . import search
 from .models import MediaType, ProcessingStatus
 
 INT32 = INT32_MAX
-
-
-# The first and last moments kept: a day inside the calendar's ends, so that every page can
-# show them in any time zone (a moment at its very end was a 500 in a zone east of UTC).
-EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
-LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def _aware(value: datetime) -> datetime:
