@@ -1,5 +1,6 @@
 """The three groups (roles) and the permissions that are what each may do."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
@@ -117,7 +118,7 @@ def login_username(request, credentials=None):
     cut to its column's 255 characters. Django's login forms check no length before they
     authenticate, and a longer one was a 500 on PostgreSQL."""
     fields = credentials or getattr(request, "data", request.POST)
-    username = fields.get("username")
+    username = fields.get(settings.AXES_USERNAME_FORM_FIELD)
     return username[:255] if isinstance(username, str) else username
 
 

@@ -120,7 +120,8 @@ def _list_page(request, filterset_class, queryset, template, default_sort, extra
     page = paginate(
         qs, number, per_page, filtered=filterset.is_filtered(), counted=counted, page_ids=page_ids
     )
-    if page_ids is not None and page.has_next:  # the next page walks on from this one's end
+    if page_ids is not None and page.has_next and filterset.newest_first():
+        # The next page walks on from this one's end (search.newest_matches).
         page.next_after = f"{page.number}:{page.rows[-1].pk}"
     if query is not None:
         search.find_hits(page.rows, query, using=qs.db)

@@ -638,6 +638,13 @@ def test_a_page_past_the_count_is_read_without_counting(manager_client, monkeypa
     response, counts = page(9)  # past the end: counted, and an empty page that says so
     assert response.context["rows"] == [] and len(counts) == 1
     assert "on page 9" in response.text
+    # Its Next walks on from its last row when the list is newest first, and only then.
+    for sort, bookmark in (({}, True), ({"sort": "confidence"}, False)):
+        response = manager_client.get(
+            reverse("result-list"), {"q": '"refund request"', "per_page": 1, "page": 4, **sort}
+        )
+        nxt = re.search(r'href="([^"]+)" rel="next"', response.text)
+        assert ("after=4%3A" in nxt[1]) is bookmark
 
 
 @pytest.mark.parametrize(
