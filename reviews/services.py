@@ -369,8 +369,12 @@ WITH held AS (
                 ELSE jsonb_build_object('previous_holder', previous_holder) END
       FROM taken
 )
-SELECT * FROM held UNION ALL SELECT * FROM taken
+SELECT {{columns}} FROM held UNION ALL SELECT {{columns}} FROM taken
 """
+# The claimed review's row, read as the ORM reads it with a statement compiled once: raw()
+# worked out the columns and their converters again on every claim, 0.2 ms of its CPU
+# (docs/performance.md, "The API and claims, measured again (2026-12-02, evening)").
+_CLAIMED = ByPk(lambda: HITLReview.all_objects.all()).compiled
 
 
 def _head(queue):
@@ -397,7 +401,12 @@ def _claim_next_in_one_statement(user, now, lane) -> HITLReview | None:
         ).query.sql_with_params()
     expires = claim_expiry(now)
     params = [user.pk, now, *head_params, user.pk, now, expires, now, user.pk, now]
-    return next(iter(HITLReview.objects.raw(CLAIM_NEXT.format(head=head_sql), params)), None)
+    db = connection.alias
+    columns = ", ".join(connection.ops.quote_name(c) for c in _CLAIMED.columns(db))
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_NEXT.format(head=head_sql, columns=columns), params)
+        row = cursor.fetchone()
+    return None if row is None else _CLAIMED.built(_CLAIMED.converted(row, db), db)
 
 
 def whole_queue(queryset):
