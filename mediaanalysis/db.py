@@ -172,6 +172,18 @@ class Compiled:
         compiled = self._compiled(using)
         return [compiled.model._meta.get_field(name).column for name in compiled.names]
 
+    def read(self, statement, params, using="default"):
+        """The model instance of the first row of another statement, or None: `statement`
+        gets this statement's columns (quoted, in its order) and returns the SQL that selects
+        or returns them (an UPDATE's RETURNING, a claim's CTEs). raw() would work out the
+        columns and their converters again for every row it reads."""
+        connection = connections[using]
+        columns = ", ".join(connection.ops.quote_name(c) for c in self.columns(using))
+        with connection.cursor() as cursor:
+            cursor.execute(statement(columns), params)
+            row = cursor.fetchone()
+        return None if row is None else self.built(self.converted(row, using), using)
+
     def converted(self, row, using="default") -> tuple:
         """A row of this statement's columns with the backend's converters applied."""
         connection, row = connections[using], list(row)

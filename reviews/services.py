@@ -371,9 +371,9 @@ WITH held AS (
 )
 SELECT {{columns}} FROM held UNION ALL SELECT {{columns}} FROM taken
 """
-# The claimed review's row, read as the ORM reads it with a statement compiled once: raw()
-# worked out the columns and their converters again on every claim, 0.2 ms of its CPU
-# (docs/performance.md, "The API and claims, measured again (2026-12-02, evening)").
+# The claimed review's row, read as the ORM reads it (Compiled.read): raw() worked out the
+# columns and their converters again on every claim, 0.2 ms of its CPU (docs/performance.md,
+# "The API and claims, measured again (2026-12-02, evening)").
 _CLAIMED = ByPk(lambda: HITLReview.all_objects.all()).compiled
 
 
@@ -401,12 +401,9 @@ def _claim_next_in_one_statement(user, now, lane) -> HITLReview | None:
         ).query.sql_with_params()
     expires = claim_expiry(now)
     params = [user.pk, now, *head_params, user.pk, now, expires, now, user.pk, now]
-    db = connection.alias
-    columns = ", ".join(connection.ops.quote_name(c) for c in _CLAIMED.columns(db))
-    with connection.cursor() as cursor:
-        cursor.execute(CLAIM_NEXT.format(head=head_sql, columns=columns), params)
-        row = cursor.fetchone()
-    return None if row is None else _CLAIMED.built(_CLAIMED.converted(row, db), db)
+    return _CLAIMED.read(
+        lambda columns: CLAIM_NEXT.format(head=head_sql, columns=columns), params, connection.alias
+    )
 
 
 def whole_queue(queryset):

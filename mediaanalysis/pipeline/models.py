@@ -495,19 +495,19 @@ class AnalysisJob(SoftDeleteModel):
         if not LIVE_JOB.fits(pk):
             return None
         db = router.db_for_write(cls)
-        connection, row = connections[db], LIVE_JOB.compiled
+        connection = connections[db]
         q = connection.ops.quote_name
-        with connection.cursor() as cursor:
-            cursor.execute(
+        return LIVE_JOB.compiled.read(
+            lambda columns: (
                 f"UPDATE {q(cls._meta.db_table)}"
                 f" SET {q('progress')} = %s, {q('updated_at')} = %s"
                 f" WHERE {q('id')} = %s AND {q('deleted_at')} IS NULL"
                 f" AND {q('status')} <> '{ProcessingStatus.COMPLETED}'"
-                f" RETURNING {', '.join(q(column) for column in row.columns(db))}",
-                [progress, connection.ops.adapt_datetimefield_value(now), pk],
-            )
-            found = cursor.fetchone()
-        return None if found is None else row.built(row.converted(found, db), db)
+                f" RETURNING {columns}"
+            ),
+            [progress, connection.ops.adapt_datetimefield_value(now), pk],
+            db,
+        )
 
 
 class AnalysisResultQuerySet(SoftDeleteQuerySet):
