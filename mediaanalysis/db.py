@@ -48,6 +48,17 @@ def use_replica(view):
     return wrapper
 
 
+def generic_plans(using) -> None:
+    """Until the transaction ends, prepared statements run with the plan PostgreSQL made once
+    for any values, instead of one planned for their values every time (the site's
+    `plan_cache_mode`, see settings.py). For statements whose best plan does not depend on
+    their values, like a claim's read of the queue's head in order."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+
+
 def pool_stats(connection) -> dict | None:
     pool = getattr(connection, "pool", None)
     if pool is None:

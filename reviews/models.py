@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from mediaanalysis.http import pk_address
@@ -58,6 +59,12 @@ def claim_expiry(now):
     return now + timedelta(seconds=settings.REVIEW_CLAIM_TTL)
 
 
+def _literal(status):
+    """A status as an SQL literal (one of the model's own choices, never user input)."""
+    assert status in ReviewStatus.values
+    return RawSQL(f"'{status}'", ())
+
+
 class HITLReviewQuerySet(SoftDeleteQuerySet):
     def of_outer_result(self):
         """The reviews of the outer query's result, newest first: for subqueries of results."""
@@ -73,14 +80,16 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
         The order matches idx_hitl_queue, so the claim reads the head of one partial index.
         """
         # Spelled as ORs of equalities, not IN: PostgreSQL can then prove that the query only
-        # wants rows of idx_hitl_queue's partial predicate, and reads that index in order.
+        # wants rows of idx_hitl_queue's partial predicate, and reads that index in order. The
+        # statuses are written into the SQL, not bound, so that this holds for a claim's
+        # generic plan too (services._claim_next_in_one_statement).
         expired = Q(claim_expires_at__lte=now)
         return (
             self.alive()
             .filter(
-                Q(status=ReviewStatus.PENDING)
-                | (Q(status=ReviewStatus.CLAIMED) & expired)
-                | (Q(status=ReviewStatus.REVIEWING) & expired)
+                Q(status=_literal(ReviewStatus.PENDING))
+                | (Q(status=_literal(ReviewStatus.CLAIMED)) & expired)
+                | (Q(status=_literal(ReviewStatus.REVIEWING)) & expired)
             )
             .order_by("-priority", "created_at", "id")
         )

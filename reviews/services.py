@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from mediaanalysis.db import ByPk, Compiled
+from mediaanalysis.db import ByPk, Compiled, generic_plans
 from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.validation import sanitize_text
 
@@ -395,6 +395,9 @@ def _claim_next_in_one_statement(user, now, lane) -> HITLReview | None:
     if lane is whole_queue:
         since = now - timedelta(seconds=settings.REVIEW_SKIP_SECONDS)
         head_sql, head_params = _WHOLE_QUEUE_HEAD.statement(connection.alias, user.pk, now, since)
+        # Its text never changes, and its plan does not depend on its values (the head of
+        # idx_hitl_queue, read in order): planned once per connection, not per claim.
+        generic_plans(connection.alias)
     else:
         head_sql, head_params = _head(
             lane(HITLReview.objects.queue_for(user, now))
