@@ -12,7 +12,10 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connections, router
+from django.db.models.expressions import DatabaseDefault
 from django.db.models.query import get_related_populators
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery
 from django.http import Http404
 
 _read_from_replica = contextvars.ContextVar("read_from_replica", default=False)
@@ -265,3 +268,109 @@ class ByPk:
             self.model, self.for_update = queryset.model, queryset.query.select_for_update
         route = router.db_for_write if self.for_update else router.db_for_read
         return route(self.model)
+
+
+class _Insert(NamedTuple):
+    """A model's one-row INSERT compiled for one database (insert)."""
+
+    sql: str
+    returning: list
+    converters: dict
+
+
+_inserts: dict[tuple, _Insert | None] = {}
+
+
+def insert(obj, using=None):
+    """Save `obj` as a new row, as `obj.save(force_insert=True)` does (its fields' pre_save,
+    the signals, the values the database returns), with its INSERT compiled once per model,
+    database and set of fields left to their database default: compiling it again was a
+    fifth of the CPU of the API's new result, which writes three rows (docs/performance.md,
+    "A new result's three INSERTs").
+
+    A model this does not cover (a parent table, an order with respect to another, a field
+    with its own placeholder) is saved by save(); a value that is another expression than a
+    database default, by the ORM's own INSERT."""
+    model, meta = type(obj), obj._meta
+    using = using or router.db_for_write(model, instance=obj)
+    connection = connections[using]
+    if getattr(obj, meta.pk.attname) is None:
+        setattr(obj, meta.pk.attname, meta.pk.get_pk_value_on_save(obj))
+    pk_set = getattr(obj, meta.pk.attname) is not None
+    fields = [
+        f
+        for f in meta.local_concrete_fields
+        if not f.generated and (pk_set or f is not meta.auto_field)
+    ]
+    if not _insertable(meta, fields, connection):
+        obj.save(force_insert=True, using=using)
+        return obj
+    obj._prepare_related_fields_for_save(operation_name="save")
+    pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
+    values = [field.pre_save(obj, add=True) for field in fields]
+    defaulted = tuple(i for i, v in enumerate(values) if isinstance(v, DatabaseDefault))
+    compiled = None
+    if not any(
+        hasattr(v, "resolve_expression") for i, v in enumerate(values) if i not in defaulted
+    ):
+        key = (model, using, pk_set, defaulted)
+        if key not in _inserts:
+            _inserts[key] = _compile_insert(model, fields, values, defaulted, connection)
+        compiled = _inserts[key]
+    if compiled is None:  # another expression than a database default: the ORM compiles it
+        returning = list(meta.db_returning_fields) + [
+            f for f, v in zip(fields, values, strict=True) if hasattr(v, "resolve_expression")
+        ]
+        returning = list(dict.fromkeys(returning))
+        [row] = model._base_manager.using(using)._insert(
+            [obj], fields=fields, returning_fields=returning, using=using
+        )
+    else:
+        returning = compiled.returning
+        params = [
+            field.get_db_prep_save(value, connection)
+            for i, (field, value) in enumerate(zip(fields, values, strict=True))
+            if i not in defaulted
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            row = list(cursor.fetchone()) if returning else []
+        for at, (converters, expression) in compiled.converters.items():
+            for convert in converters:
+                row[at] = convert(row[at], expression, connection)
+    for field, value in zip(returning, row, strict=True):
+        setattr(obj, field.attname, value)
+    obj._state.adding, obj._state.db = False, using
+    post_save.send(
+        sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using
+    )
+    return obj
+
+
+def _insertable(meta, fields, connection) -> bool:
+    return not (
+        meta.parents
+        or meta.order_with_respect_to
+        or meta.proxy
+        or not connection.features.can_return_columns_from_insert
+        or any(hasattr(f, "get_placeholder") or hasattr(f, "get_placeholder_sql") for f in fields)
+    )
+
+
+def _compile_insert(model, fields, values, defaulted, connection) -> _Insert | None:
+    """The INSERT of one row of `fields`, those at `defaulted` left to their database default
+    and every other value a parameter; None if that is not how the ORM compiles it."""
+    meta = model._meta
+    blank = model(**{f.attname: None for f in fields})
+    for i in defaulted:
+        setattr(blank, fields[i].attname, values[i])
+    returning = list(dict.fromkeys([*meta.db_returning_fields, *(fields[i] for i in defaulted)]))
+    query = InsertQuery(model)
+    query.insert_values(fields, [blank])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = returning
+    [(sql, params)] = compiler.as_sql()
+    if len(params) != len(fields) - len(defaulted):
+        return None
+    columns = [field.get_col(meta.db_table) for field in returning]
+    return _Insert(sql, returning, compiler.get_converters(columns))

@@ -410,7 +410,7 @@ DASHBOARD_CACHE_SECONDS = env_number("DASHBOARD_CACHE_SECONDS", 60)
 # `manage.py run_worker` (`make worker`); another backend needs no change to the task code.
 TASKS = {
     "default": {
-        "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "BACKEND": env_str("TASKS_BACKEND", "mediaanalysis.taskqueue.Backend"),
     }
 }
 # Soft-deleted rows older than this many days are purged by the periodic work; unset: never.

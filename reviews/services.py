@@ -268,8 +268,10 @@ def enqueue_if_doubtful(result: AnalysisResult, created: bool = False) -> bool:
     has no reviews yet: they are not looked up."""
     if result.deleted_at is not None:
         return False
-    reviews = HITLReview.objects.filter(analysis_result=result, gold_item__isnull=True)
-    last = None if created else reviews.order_by("-created_at", "-id").first()
+    reviews = last = None
+    if not created:  # building the QuerySet was a fifth of a new result's review rule
+        reviews = HITLReview.objects.filter(analysis_result=result, gold_item__isnull=True)
+        last = reviews.order_by("-created_at", "-id").first()
     if last is None:
         rule = quality.rule_for(result.analysis_type, result.model_used)
         confidence = result.confidence_score

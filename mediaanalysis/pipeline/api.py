@@ -37,7 +37,7 @@ from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
 from psycopg_pool import PoolTimeout
 
-from mediaanalysis.db import ByPk
+from mediaanalysis.db import ByPk, insert
 from mediaanalysis.middleware import UNAVAILABLE
 from mediaanalysis.roles import has_access
 from mediaanalysis.validation import loads_json
@@ -571,7 +571,7 @@ def create_result(request, payload: AnalysisResultCreate):
         get_alive_by_pk(JOB, payload.job_id)
         if payload.media_file_id is not None:
             get_alive(MediaFile.objects, pk=payload.media_file_id)
-        result = AnalysisResult.objects.create(**payload.model_dump())
+        result = insert(AnalysisResult(**payload.model_dump()))
         return Status(201, events.result_created(result))
 
 

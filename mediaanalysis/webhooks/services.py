@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 
+from mediaanalysis.db import insert
+
 from . import delivery as http
 from .models import Delivery, DeliveryAttempt, Endpoint, Event, EventType
 
@@ -26,7 +28,7 @@ RECORD_EVERY = 50
 def emit(event_type: str, data: dict, endpoint: Endpoint | None = None) -> Event:
     """Write one event in the caller's transaction (one INSERT); the worker sends it after the
     commit, and nothing is sent if the transaction rolls back."""
-    event = Event.objects.create(type=event_type, data=data, endpoint=endpoint)
+    event = insert(Event(type=event_type, data=data, endpoint=endpoint))
     _dispatch([event.pk])
     return event
 
