@@ -11,7 +11,8 @@ from time import monotonic
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections, router, transaction
+from django.db.models import Model
 from django.db.models.expressions import DatabaseDefault
 from django.db.models.query import get_related_populators
 from django.db.models.signals import post_save, pre_save
@@ -52,14 +53,23 @@ def use_replica(view):
 
 
 def generic_plans(using) -> None:
-    """Until the transaction ends, prepared statements run with the plan PostgreSQL made once
-    for any values, instead of one planned for their values every time (the site's
-    `plan_cache_mode`, see settings.py). For statements whose best plan does not depend on
-    their values, like a claim's read of the queue's head in order."""
+    """Until the transaction ends (or custom_plans()), prepared statements run with the plan
+    PostgreSQL made once for any values, instead of one planned for their values every time
+    (the site's `plan_cache_mode`, see settings.py). For statements whose best plan does not
+    depend on their values, like a claim's read of the queue's head in order."""
+    _plan_cache_mode(using, "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+
+
+def custom_plans(using) -> None:
+    """Back to the site's plans, each made for its statement's values (after generic_plans)."""
+    _plan_cache_mode(using, "RESET plan_cache_mode")
+
+
+def _plan_cache_mode(using, statement) -> None:
     connection = connections[using]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+            cursor.execute(statement)
 
 
 def pool_stats(connection) -> dict | None:
@@ -279,6 +289,7 @@ class _Insert(NamedTuple):
 
 
 _inserts: dict[tuple, _Insert | None] = {}
+_insertable: dict[tuple, bool] = {}
 
 
 def insert(obj, using=None):
@@ -294,7 +305,14 @@ def insert(obj, using=None):
     model, meta = type(obj), obj._meta
     using = using or router.db_for_write(model, instance=obj)
     connection = connections[using]
-    if getattr(obj, meta.pk.attname) is None:
+    if (insertable := _insertable.get((model, using))) is None:
+        insertable = _insertable[model, using] = _covered(model, connection)
+    if not insertable:
+        obj.save(force_insert=True, using=using)
+        return obj
+    obj._prepare_related_fields_for_save(operation_name="save")
+    pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
+    if getattr(obj, meta.pk.attname) is None:  # after pre_save, whose receivers may set it
         setattr(obj, meta.pk.attname, meta.pk.get_pk_value_on_save(obj))
     pk_set = getattr(obj, meta.pk.attname) is not None
     fields = [
@@ -302,11 +320,6 @@ def insert(obj, using=None):
         for f in meta.local_concrete_fields
         if not f.generated and (pk_set or f is not meta.auto_field)
     ]
-    if not _insertable(meta, fields, connection):
-        obj.save(force_insert=True, using=using)
-        return obj
-    obj._prepare_related_fields_for_save(operation_name="save")
-    pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
     values = [field.pre_save(obj, add=True) for field in fields]
     defaulted = tuple(i for i, v in enumerate(values) if isinstance(v, DatabaseDefault))
     compiled = None
@@ -317,8 +330,22 @@ def insert(obj, using=None):
         if key not in _inserts:
             _inserts[key] = _compile_insert(model, fields, values, defaulted, connection)
         compiled = _inserts[key]
+    with transaction.mark_for_rollback_on_error(using):  # as save() does
+        row, returning = _inserted(obj, compiled, fields, values, defaulted, connection)
+    for field, value in zip(returning, row, strict=True):
+        setattr(obj, field.attname, value)
+    obj._state.adding, obj._state.db = False, using
+    post_save.send(
+        sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using
+    )
+    return obj
+
+
+def _inserted(obj, compiled, fields, values, defaulted, connection) -> tuple[list, list]:
+    """Insert the row; its returned values and the fields they are of."""
+    model, using = type(obj), connection.alias
     if compiled is None:  # another expression than a database default: the ORM compiles it
-        returning = list(meta.db_returning_fields) + [
+        returning = list(model._meta.db_returning_fields) + [
             f for f, v in zip(fields, values, strict=True) if hasattr(v, "resolve_expression")
         ]
         returning = list(dict.fromkeys(returning))
@@ -338,22 +365,23 @@ def insert(obj, using=None):
         for at, (converters, expression) in compiled.converters.items():
             for convert in converters:
                 row[at] = convert(row[at], expression, connection)
-    for field, value in zip(returning, row, strict=True):
-        setattr(obj, field.attname, value)
-    obj._state.adding, obj._state.db = False, using
-    post_save.send(
-        sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using
-    )
-    return obj
+    return row, returning
 
 
-def _insertable(meta, fields, connection) -> bool:
+def _covered(model, connection) -> bool:
+    """Whether insert() writes this model's rows as save() would."""
+    meta = model._meta
     return not (
         meta.parents
         or meta.order_with_respect_to
         or meta.proxy
+        or model.save is not Model.save
+        or model.save_base is not Model.save_base
         or not connection.features.can_return_columns_from_insert
-        or any(hasattr(f, "get_placeholder") or hasattr(f, "get_placeholder_sql") for f in fields)
+        or any(
+            hasattr(f, "get_placeholder") or hasattr(f, "get_placeholder_sql")
+            for f in meta.local_concrete_fields
+        )
     )
 
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from mediaanalysis.db import ByPk, Compiled, generic_plans
+from mediaanalysis.db import ByPk, Compiled, custom_plans, generic_plans
 from mediaanalysis.pipeline.models import AnalysisResult
 from mediaanalysis.validation import sanitize_text
 
@@ -406,9 +406,14 @@ def _claim_next_in_one_statement(user, now, lane) -> HITLReview | None:
         ).query.sql_with_params()
     expires = claim_expiry(now)
     params = [user.pk, now, *head_params, user.pk, now, expires, now, user.pk, now]
-    return _CLAIMED.read(
+    claimed = _CLAIMED.read(
         lambda columns: CLAIM_NEXT.format(head=head_sql, columns=columns), params, connection.alias
     )
+    if lane is whole_queue and (claimed is None or connection.savepoint_ids):
+        # What runs next in this transaction is planned for its values again: the fallback's
+        # reads, or the work of an outer transaction that this claim's savepoint joins.
+        custom_plans(connection.alias)
+    return claimed
 
 
 def whole_queue(queryset):

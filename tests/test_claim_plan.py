@@ -35,16 +35,40 @@ def claim_statement(reviewer) -> tuple[str, list]:
     return statement, params
 
 
+def modes_of_claims(action) -> list[str]:
+    """plan_cache_mode as each claim statement that `action` runs ran."""
+    modes = []
+
+    def record(execute, statement, params, many, context):
+        if statement.lstrip().startswith("WITH held AS"):
+            modes.append(plan_cache_mode())
+        return execute(statement, params, many, context)
+
+    with connection.execute_wrapper(record):
+        action()
+    return modes
+
+
 def test_a_claim_of_the_whole_queue_runs_with_generic_plans_and_a_lanes_does_not(
     reviewer, other_reviewer
 ):
     for _ in range(2):
         HITLReview.objects.create(analysis_result=make_result())
     assert plan_cache_mode() == "force_custom_plan"  # the site's, for searches and filters
-    services.claim_next(reviewer, lane=lambda queue: queue.filter(priority__gte=0))
+    lane = modes_of_claims(
+        lambda: services.claim_next(reviewer, lane=lambda queue: queue.filter(priority__gte=0))
+    )
+    assert lane == ["force_custom_plan"]
+    whole = modes_of_claims(lambda: services.claim_next(other_reviewer))
+    assert whole == ["force_generic_plan"]
+    # This test's transaction holds the claim's (a savepoint): what follows in it is planned
+    # for its values again.
     assert plan_cache_mode() == "force_custom_plan"
-    assert services.claim_next(other_reviewer) is not None
-    assert plan_cache_mode() == "force_generic_plan"  # until the claim's transaction ends
+
+
+def test_an_empty_queue_reads_on_with_custom_plans(reviewer):
+    assert modes_of_claims(lambda: services.claim_next(reviewer)) == ["force_generic_plan"]
+    assert plan_cache_mode() == "force_custom_plan"
 
 
 def test_the_claims_generic_plan_reads_the_head_of_the_queues_index_in_order(reviewer):

@@ -4,6 +4,7 @@ result writes three rows with it: the result, its webhook event and the dispatch
 from datetime import UTC, datetime
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Now
 from django.db.models.signals import post_save, pre_save
@@ -108,3 +109,23 @@ def test_an_event_and_its_dispatch_task_are_written_by_the_compiled_inserts(monk
     task = DBTaskResult.objects.get(args_kwargs__args=[[event.pk]])
     assert task.task_path == "mediaanalysis.webhooks.tasks.dispatch"
     assert task.status == "READY" and task.backend_name == "default"
+
+
+def test_a_failed_insert_marks_its_transaction_for_rollback_as_save_does():
+    event = insert(Event(type="result.created", data={"id": 1}))
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            insert(Event(pk=event.pk, type="result.created", data={"id": 2}))
+        assert transaction.get_connection().needs_rollback
+
+
+def test_a_key_set_by_a_pre_save_receiver_is_the_rows_key():
+    def give_a_key(sender, instance, **kwargs):
+        instance.pk = 777_000
+
+    pre_save.connect(give_a_key, sender=Event)
+    try:
+        event = insert(Event(type="result.created", data={"id": 1}))
+    finally:
+        pre_save.disconnect(give_a_key, sender=Event)
+    assert event.pk == 777_000 and Event.objects.filter(pk=777_000).exists()
