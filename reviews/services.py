@@ -394,24 +394,26 @@ _WHOLE_QUEUE_HEAD = Compiled(
 
 
 def _claim_next_in_one_statement(user, now, lane) -> HITLReview | None:
+    # The whole queue's statement never changes, and its plan does not depend on its values
+    # (the head of idx_hitl_queue, read in order): when the claim is a transaction of its
+    # own (as a request's is), it is planned once per connection, not per claim. Nested in
+    # another transaction, the mode would outlive the claim: it is planned as usual.
+    generic = lane is whole_queue and not connection.savepoint_ids
     if lane is whole_queue:
         since = now - timedelta(seconds=settings.REVIEW_SKIP_SECONDS)
         head_sql, head_params = _WHOLE_QUEUE_HEAD.statement(connection.alias, user.pk, now, since)
-        # Its text never changes, and its plan does not depend on its values (the head of
-        # idx_hitl_queue, read in order): planned once per connection, not per claim.
-        generic_plans(connection.alias)
     else:
         head_sql, head_params = _head(
             lane(HITLReview.objects.queue_for(user, now))
         ).query.sql_with_params()
+    if generic:
+        generic_plans(connection.alias)
     expires = claim_expiry(now)
     params = [user.pk, now, *head_params, user.pk, now, expires, now, user.pk, now]
     claimed = _CLAIMED.read(
         lambda columns: CLAIM_NEXT.format(head=head_sql, columns=columns), params, connection.alias
     )
-    if lane is whole_queue and (claimed is None or connection.savepoint_ids):
-        # What runs next in this transaction is planned for its values again: the fallback's
-        # reads, or the work of an outer transaction that this claim's savepoint joins.
+    if generic and claimed is None:  # the fallback's reads are planned for their values
         custom_plans(connection.alias)
     return claimed
 

@@ -35,13 +35,17 @@ def claim_statement(reviewer) -> tuple[str, list]:
     return statement, params
 
 
-def modes_of_claims(action) -> list[str]:
-    """plan_cache_mode as each claim statement that `action` runs ran."""
+def modes_of(action) -> list[tuple[str, str]]:
+    """plan_cache_mode as each claim statement, and each read of the fallback, ran."""
     modes = []
 
     def record(execute, statement, params, many, context):
         if statement.lstrip().startswith("WITH held AS"):
-            modes.append(plan_cache_mode())
+            modes.append(("claim", plan_cache_mode()))
+        elif "SKIP LOCKED" in statement or (
+            "FOR UPDATE" in statement and "hitl_reviews" in statement
+        ):
+            modes.append(("fallback", plan_cache_mode()))
         return execute(statement, params, many, context)
 
     with connection.execute_wrapper(record):
@@ -49,25 +53,36 @@ def modes_of_claims(action) -> list[str]:
     return modes
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_claim_of_the_whole_queue_runs_with_generic_plans_and_a_lanes_does_not(
-    reviewer, other_reviewer
+    reviewer, other_reviewer, django_assert_num_queries
 ):
     for _ in range(2):
         HITLReview.objects.create(analysis_result=make_result())
     assert plan_cache_mode() == "force_custom_plan"  # the site's, for searches and filters
-    lane = modes_of_claims(
+    lane = modes_of(
         lambda: services.claim_next(reviewer, lane=lambda queue: queue.filter(priority__gte=0))
     )
-    assert lane == ["force_custom_plan"]
-    whole = modes_of_claims(lambda: services.claim_next(other_reviewer))
-    assert whole == ["force_generic_plan"]
-    # This test's transaction holds the claim's (a savepoint): what follows in it is planned
-    # for its values again.
-    assert plan_cache_mode() == "force_custom_plan"
+    assert lane == [("claim", "force_custom_plan")]
+    assert modes_of(lambda: services.claim_next(other_reviewer)) == [
+        ("claim", "force_generic_plan")
+    ]
+    assert plan_cache_mode() == "force_custom_plan"  # it ended with the claim's transaction
+    # BEGIN, the reviewer's lock, the mode, the claim (held: the same review again), COMMIT.
+    with django_assert_num_queries(5):
+        services.claim_next(other_reviewer)
 
 
-def test_an_empty_queue_reads_on_with_custom_plans(reviewer):
-    assert modes_of_claims(lambda: services.claim_next(reviewer)) == ["force_generic_plan"]
+@pytest.mark.django_db(transaction=True)
+def test_an_empty_queues_fallback_reads_with_custom_plans(reviewer):
+    modes = modes_of(lambda: services.claim_next(reviewer))
+    assert modes[0] == ("claim", "force_generic_plan")
+    assert modes[1:] and set(modes[1:]) == {("fallback", "force_custom_plan")}
+
+
+def test_a_claim_nested_in_another_transaction_is_planned_as_usual(reviewer):
+    HITLReview.objects.create(analysis_result=make_result())
+    assert modes_of(lambda: services.claim_next(reviewer)) == [("claim", "force_custom_plan")]
     assert plan_cache_mode() == "force_custom_plan"
 
 
