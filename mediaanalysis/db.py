@@ -323,9 +323,7 @@ def insert(obj, using=None):
     values = [field.pre_save(obj, add=True) for field in fields]
     defaulted = tuple(i for i, v in enumerate(values) if isinstance(v, DatabaseDefault))
     compiled = None
-    if not any(
-        hasattr(v, "resolve_expression") for i, v in enumerate(values) if i not in defaulted
-    ):
+    if not any(_is_expression(v) for i, v in enumerate(values) if i not in defaulted):
         key = (model, using, pk_set, defaulted)
         if key not in _inserts:
             _inserts[key] = _compile_insert(model, fields, values, defaulted, connection)
@@ -345,10 +343,9 @@ def _inserted(obj, compiled, fields, values, defaulted, connection) -> tuple[lis
     """Insert the row; its returned values and the fields they are of."""
     model, using = type(obj), connection.alias
     if compiled is None:  # another expression than a database default: the ORM compiles it
-        returning = list(model._meta.db_returning_fields) + [
-            f for f, v in zip(fields, values, strict=True) if hasattr(v, "resolve_expression")
-        ]
-        returning = list(dict.fromkeys(returning))
+        returning = _returning(
+            model, (f for f, v in zip(fields, values, strict=True) if _is_expression(v))
+        )
         [row] = model._base_manager.using(using)._insert(
             [obj], fields=fields, returning_fields=returning, using=using
         )
@@ -366,6 +363,16 @@ def _inserted(obj, compiled, fields, values, defaulted, connection) -> tuple[lis
             for convert in converters:
                 row[at] = convert(row[at], expression, connection)
     return row, returning
+
+
+def _is_expression(value) -> bool:
+    return hasattr(value, "resolve_expression")
+
+
+def _returning(model, computed) -> list:
+    """What an INSERT returns, as save() asks for it: the model's returned fields (its key,
+    its database defaults) and those whose value the database computes."""
+    return list(dict.fromkeys([*model._meta.db_returning_fields, *computed]))
 
 
 def _covered(model, connection) -> bool:
@@ -392,7 +399,7 @@ def _compile_insert(model, fields, values, defaulted, connection) -> _Insert | N
     blank = model(**{f.attname: None for f in fields})
     for i in defaulted:
         setattr(blank, fields[i].attname, values[i])
-    returning = list(dict.fromkeys([*meta.db_returning_fields, *(fields[i] for i in defaulted)]))
+    returning = _returning(model, (fields[i] for i in defaulted))
     query = InsertQuery(model)
     query.insert_values(fields, [blank])
     compiler = query.get_compiler(connection=connection)
