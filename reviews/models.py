@@ -94,6 +94,26 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
             .order_by("-priority", "created_at", "id")
         )
 
+    def claimable_split(self, now):
+        """claimable(now) as two QuerySets of which at most one has rows, for claim next.
+
+        The first is the pending reviews alone (idx_hitl_pending), as long as no claim has
+        lapsed; the second is claimable(now) itself, once one has. A claim then reads the
+        head of the pending reviews without walking past the live claims, which sit at the
+        head of idx_hitl_queue. Each side's test of lapsed claims is a one-time check of
+        idx_hitl_open_status that PostgreSQL makes before reading its side.
+        """
+        claimed, reviewing = (
+            Exists(self.model.objects.filter(status=_literal(status), claim_expires_at__lte=now))
+            for status in HELD
+        )
+        pending = (
+            self.alive()
+            .filter(~claimed, ~reviewing, status=_literal(ReviewStatus.PENDING))
+            .order_by("-priority", "created_at", "id")
+        )
+        return pending, self.claimable(now).filter(claimed | reviewing)
+
     def for_reviewer(self, user):
         """Without the blind reviews `user` may not take: a second review, an adjudication or a
         gold check of a result they have already decided. So the first reviewer never second-
@@ -306,6 +326,12 @@ class HITLReview(SoftDeleteModel):
                 fields=["-priority", "created_at", "id"],
                 name="idx_hitl_queue",
                 condition=Q(status__in=OPEN, deleted_at__isnull=True),
+            ),
+            # ...and, while no claim has lapsed, the head of this one (claimable_split).
+            models.Index(
+                fields=["-priority", "created_at", "id"],
+                name="idx_hitl_pending",
+                condition=Q(status=ReviewStatus.PENDING, deleted_at__isnull=True),
             ),
             models.Index(fields=["reviewed_at"], name="idx_hitl_reviewed_at"),
             # The queue page's counts of pending reviews and of live and expired claims.

@@ -383,14 +383,32 @@ def _head(queue):
     return queue.select_for_update(skip_locked=True, of=("self",)).values("id", "claimed_by")[:1]
 
 
-# The whole queue's head, compiled once: a reviewer without a lane claims with it. Its markers
-# stand for the reviewer, now, and the start of the window of their skips.
-_WHOLE_QUEUE_HEAD = Compiled(
-    lambda user, now, since: _head(HITLReview.objects.queue_for(user, now, since)),
-    ByPk.MARKER,
-    datetime(1900, 1, 1, tzinfo=UTC),
-    datetime(1900, 1, 2, tzinfo=UTC),
-)
+# The whole queue's head, compiled once: a reviewer without a lane claims with it. It is the
+# head of the pending reviews while no claim has lapsed, else the head of claimable(now): the
+# two sides of claimable_split(), of which PostgreSQL reads one. Its markers stand for the
+# reviewer, now, and the start of the window of their skips.
+def _whole_queue_side(side):
+    def build(user, now, since):
+        queue = HITLReview.objects.claimable_split(now)[side]
+        return _head(queue.for_reviewer(user).not_skipped_by(user, now, since))
+
+    return Compiled(
+        build, ByPk.MARKER, datetime(1900, 1, 1, tzinfo=UTC), datetime(1900, 1, 2, tzinfo=UTC)
+    )
+
+
+_WHOLE_QUEUE_SIDES = [_whole_queue_side(0), _whole_queue_side(1)]
+
+
+def _whole_queue_head(user, now) -> tuple[str, list]:
+    since = now - timedelta(seconds=settings.REVIEW_SKIP_SECONDS)
+    (pending, pending_params), (lapsed, lapsed_params) = (
+        side.statement(connection.alias, user.pk, now, since) for side in _WHOLE_QUEUE_SIDES
+    )
+    return (
+        f"SELECT * FROM ({pending}) pending UNION ALL SELECT * FROM ({lapsed}) lapsed LIMIT 1",
+        [*pending_params, *lapsed_params],
+    )
 
 
 def _claim_next_in_one_statement(user, now, lane) -> HITLReview | None:
@@ -400,8 +418,7 @@ def _claim_next_in_one_statement(user, now, lane) -> HITLReview | None:
     # another transaction, the mode would outlive the claim: it is planned as usual.
     generic = lane is whole_queue and not connection.savepoint_ids
     if lane is whole_queue:
-        since = now - timedelta(seconds=settings.REVIEW_SKIP_SECONDS)
-        head_sql, head_params = _WHOLE_QUEUE_HEAD.statement(connection.alias, user.pk, now, since)
+        head_sql, head_params = _whole_queue_head(user, now)
     else:
         head_sql, head_params = _head(
             lane(HITLReview.objects.queue_for(user, now))

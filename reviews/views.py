@@ -63,7 +63,7 @@ def _posted_lane(request) -> QueueFilter | None:
 
 def _narrowing(lane):
     """What a claim narrows the queue with: nothing for the whole queue (its statement is
-    compiled once, services._WHOLE_QUEUE_HEAD)."""
+    compiled once, services._WHOLE_QUEUE_SIDES)."""
     return lane.narrow if lane is not None and lane.lane() else services.whole_queue
 
 

@@ -12,10 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from mediaanalysis.roles import REVIEWERS
 from reviews import services
 from reviews.diff import MISSING, diff_corrections
 from reviews.models import HITLReview, ReviewDraft, ReviewEvent, ReviewStatus
-from tests.conftest import client_for, make_file, make_job, make_result, make_session
+from tests.conftest import client_for, make_file, make_job, make_result, make_session, make_user
 
 Kind = ReviewEvent.Kind
 
@@ -371,6 +372,27 @@ def test_an_expired_reviewing_claim_is_claimable_too(reviewer, other_reviewer, c
     assert fresh(review).status == ReviewStatus.REVIEWING
     expire()
     assert services.claim_next(other_reviewer).pk == review.pk
+
+
+@pytest.mark.django_db
+def test_an_expired_claim_takes_its_place_in_the_queue_among_pending_reviews(
+    reviewer, other_reviewer, django_user_model, expire
+):
+    """Claim next reads the pending reviews alone only while no claim has lapsed: a lapsed
+    one ahead of them is claimed first, and one behind them after them."""
+    ahead = make_review(priority=5)
+    assert services.claim_next(reviewer).pk == ahead.pk
+    pending = make_review(priority=1)
+    expire()
+    assert services.claim_next(other_reviewer).pk == ahead.pk
+    expire()
+    third = make_user(django_user_model, "ines", REVIEWERS)
+    assert services.claim_next(third).pk == ahead.pk  # still ahead of the pending one
+    expire()
+    first = make_review(priority=9)
+    assert services.claim_next(reviewer).pk == first.pk  # ahead of the lapsed claim
+    assert services.claim_next(other_reviewer).pk == ahead.pk
+    assert services.claim_next(third).pk == pending.pk
 
 
 @pytest.mark.django_db

@@ -1212,6 +1212,8 @@ class Command(BaseCommand):
             reviewed_at=now,
             updated_at=now,
         )
+        # As the scheduler does every minute on a running site: lapsed claims back to pending.
+        services.release_expired_claims()
         per_client = -(-claims // concurrency)
         cookies = self.http_reviewers(concurrency if cycle else per_client * concurrency)
         queues = [cookies[i::concurrency] for i in range(concurrency)]
