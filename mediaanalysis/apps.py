@@ -13,8 +13,9 @@ class ProjectConfig(AppConfig):
     verbose_name = "Media Analysis Dashboard"
 
     def ready(self):
-        from .roles import ensure_groups
+        from .roles import ensure_groups, permission_names
 
         # Permissions exist only after each app's post_migrate, so the groups are (re)made
         # then, on every migrate and every test database flush.
         post_migrate.connect(ensure_groups, dispatch_uid="mediaanalysis.ensure_groups")
+        post_migrate.connect(permission_names.read, dispatch_uid="mediaanalysis.permission_names")

@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, StringAgg, Subquery, Value
-from django.db.models.functions import Concat
+from django.db.models import CharField, OuterRef, StringAgg, Subquery, Value
+from django.db.models.functions import Cast
 
 from .db import ByPk
 
@@ -62,16 +62,44 @@ def ensure_groups(**kwargs) -> None:
     admins.permissions.add(*Permission.objects.using(using).all())
 
 
-def _permission_names(permissions, owner: str) -> Subquery:
-    """The permissions as "app_label.codename" lines, aggregated in a correlated subquery."""
+def _permission_ids(through, owner: str) -> Subquery:
+    """The ids of the permissions `through` grants the outer user, as lines."""
     return Subquery(
-        permissions.order_by()
+        through.objects.filter(**{owner: OuterRef("pk")})
+        .order_by()
         .values(owner)
-        .annotate(
-            names=StringAgg(Concat("content_type__app_label", Value("."), "codename"), Value("\n"))
-        )
-        .values("names")
+        .annotate(ids=StringAgg(Cast("permission", CharField()), Value("\n")))
+        .values("ids")
     )
+
+
+class _PermissionNames:
+    """Every permission's "app_label.codename" by its id, per database.
+
+    A permission's id and name never change once created. They are read again after each
+    migrate or flush (post_migrate: migrations create permissions), and whenever an id is not
+    known yet, so a permission created some other way is found too.
+    """
+
+    def __init__(self):
+        self.by_db = {}
+
+    def of(self, ids_text, using) -> set[str]:
+        ids = [int(i) for i in (ids_text or "").split("\n") if i]
+        names = self.by_db.get(using, {})
+        if any(i not in names for i in ids):
+            names = self.read(using=using)
+        return {names[i] for i in ids if i in names}
+
+    def read(self, using="default", **kwargs) -> dict[int, str]:
+        rows = Permission.objects.using(using).values_list(
+            "pk", "content_type__app_label", "codename"
+        )
+        names = self.by_db[using] = {pk: f"{app}.{codename}" for pk, app, codename in rows}
+        return names
+
+
+permission_names = _PermissionNames()
 
 
 def _lines(text) -> set[str]:
@@ -96,19 +124,19 @@ class RoleBackend(ModelBackend):
         if user is None:
             return None
         # The attributes ModelBackend caches a user's permissions in.
-        user._group_perm_cache = _lines(user.group_permissions)
-        user._user_perm_cache = _lines(user.user_permissions_)
+        user._group_perm_cache = permission_names.of(user.group_permission_ids, user._state.db)
+        user._user_perm_cache = permission_names.of(user.user_permission_ids, user._state.db)
         return user if self.user_can_authenticate(user) else None
 
 
-# Read on every signed-in request: compiled once (mediaanalysis/db.py).
+# Read on every signed-in request: compiled once (mediaanalysis/db.py). The permissions come as
+# ids, named in Python (permission_names): naming them in SQL joined five tables, and planning
+# that cost PostgreSQL 0.6 ms on every request (docs/performance.md, "The signed-in user").
 _user_with_roles = ByPk(
     lambda: get_user_model()._default_manager.annotate(
         group_names=StringAgg("groups__name", Value("\n"), default=Value("")),
-        group_permissions=_permission_names(
-            Permission.objects.filter(group__user=OuterRef("pk")), "group__user"
-        ),
-        user_permissions_=_permission_names(Permission.objects.filter(user=OuterRef("pk")), "user"),
+        group_permission_ids=_permission_ids(Group.permissions.through, "group__user"),
+        user_permission_ids=_permission_ids(get_user_model().user_permissions.through, "user"),
     )
 )
 
