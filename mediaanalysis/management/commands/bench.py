@@ -64,6 +64,8 @@ from reviews.models import HELD, OPEN, HITLReview, ReviewEvent
 
 BASE_DIR = Path(settings.BASE_DIR)
 REVIEW_URL = re.compile(r"^/reviews/(\d+)/(?:\?decided=\d+)?$")  # ?decided= after a decision
+# Claims per client before a timed claims run (Command.warm_claims).
+WARM_CLAIMS = 10
 
 
 class QueryRecorder:
@@ -1200,7 +1202,8 @@ class Command(BaseCommand):
         schedule, and a request's time is counted from when it was due, so a server that falls
         behind shows it in the p95 (no coordinated omission).
         """
-        self.enqueue_fresh(claims + concurrency * 2)
+        warm = concurrency * WARM_CLAIMS
+        self.enqueue_fresh(claims + concurrency * 2 + warm)
         # Claims left by an earlier run would be handed back instead of new ones: decide them.
         now = timezone.now()
         HITLReview.objects.filter(
@@ -1216,6 +1219,7 @@ class Command(BaseCommand):
         services.release_expired_claims()
         per_client = -(-claims // concurrency)
         cookies = self.http_reviewers(concurrency if cycle else per_client * concurrency)
+        warm_cookies = self.http_reviewers(warm, prefix="bench-http-warm-")
         queues = [cookies[i::concurrency] for i in range(concurrency)]
         interval = concurrency / rate if rate else 0  # between one client's requests
         port = self.port or free_port()
@@ -1233,11 +1237,7 @@ class Command(BaseCommand):
                 try:
                     while counts[index] < per_client:
                         cookie = mine[0] if cycle else mine[counts[index]]
-                        headers = {
-                            "Cookie": cookie,
-                            "X-CSRFToken": cookie.split("csrftoken=")[1],
-                            "Content-Type": "application/x-www-form-urlencoded",
-                        }
+                        headers = claim_headers(cookie)
                         due = began + (counts[index] + index / concurrency) * interval
                         if (wait := due - time.perf_counter()) > 0:
                             time.sleep(wait)
@@ -1263,6 +1263,7 @@ class Command(BaseCommand):
                 finally:
                     conn.close()
 
+            self.warm_claims(port, warm_cookies, concurrency)
             threads = [threading.Thread(target=work, args=(i,)) for i in range(concurrency)]
             for thread in threads:
                 thread.start()
@@ -1291,6 +1292,31 @@ class Command(BaseCommand):
             "errors": errors[:5],
             "double_claims": self.double_claims(started_at),
         }
+
+    @staticmethod
+    def warm_claims(port, cookies, clients):
+        """Claims for reviewers of their own, untimed, from `clients` connections at once: every
+        worker thread has its database connection, prepared statements and templates before
+        the timed run, as on a server that has been up a while."""
+
+        def work(mine):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                for cookie in mine:
+                    conn.request(
+                        "POST", "/reviews/claim-next/", body="", headers=claim_headers(cookie)
+                    )
+                    conn.getresponse().read()
+            finally:
+                conn.close()
+
+        threads = [
+            threading.Thread(target=work, args=(cookies[i::clients],)) for i in range(clients)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     @staticmethod
     def postmaster_pid() -> int | None:
@@ -1350,10 +1376,10 @@ class Command(BaseCommand):
         )
         return claimed_twice + wrong_decider
 
-    def http_reviewers(self, count):
+    def http_reviewers(self, count, prefix="bench-http-"):
         """Signed-in sessions (cookie + CSRF token) for `count` bench reviewers."""
         User = get_user_model()
-        names = [f"bench-http-{n:05d}" for n in range(count)]
+        names = [f"{prefix}{n:05d}" for n in range(count)]
         User.objects.bulk_create([User(username=name) for name in names], ignore_conflicts=True)
         users = list(User.objects.filter(username__in=names).order_by("username"))
         group = Group.objects.get(name=REVIEWERS)
@@ -1374,6 +1400,15 @@ class Command(BaseCommand):
                 f"{settings.SESSION_COOKIE_NAME}={session.session_key}; csrftoken={csrf}"
             )
         return cookies
+
+
+def claim_headers(cookie) -> dict:
+    """A claim's form POST from the signed-in session `cookie` (with its CSRF token)."""
+    return {
+        "Cookie": cookie,
+        "X-CSRFToken": cookie.split("csrftoken=")[1],
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
 def search_bound(q) -> int:
