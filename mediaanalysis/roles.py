@@ -85,7 +85,7 @@ class _PermissionNames:
         self.by_db = {}
 
     def of(self, ids_text, using) -> set[str]:
-        ids = [int(i) for i in (ids_text or "").split("\n") if i]
+        ids = [int(i) for i in _lines(ids_text)]
         names = self.by_db.get(using, {})
         if any(i not in names for i in ids):
             names = self.read(using=using)
@@ -131,7 +131,8 @@ class RoleBackend(ModelBackend):
 
 # Read on every signed-in request: compiled once (mediaanalysis/db.py). The permissions come as
 # ids, named in Python (permission_names): naming them in SQL joined five tables, and planning
-# that cost PostgreSQL 0.6 ms on every request (docs/performance.md, "The signed-in user").
+# that cost PostgreSQL 0.75 ms on every request (docs/performance.md, "Claims past the live
+# claims, and the signed-in user planned in less").
 _user_with_roles = ByPk(
     lambda: get_user_model()._default_manager.annotate(
         group_names=StringAgg("groups__name", Value("\n"), default=Value("")),

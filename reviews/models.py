@@ -51,6 +51,8 @@ class Reason(models.TextChoices):
 
 
 HELD = [ReviewStatus.CLAIMED, ReviewStatus.REVIEWING]
+# The queue's order, which idx_hitl_queue and idx_hitl_pending are in.
+QUEUE_ORDER = ("-priority", "created_at", "id")
 OPEN = [ReviewStatus.PENDING, *HELD]
 
 
@@ -91,7 +93,7 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
                 | (Q(status=_literal(ReviewStatus.CLAIMED)) & expired)
                 | (Q(status=_literal(ReviewStatus.REVIEWING)) & expired)
             )
-            .order_by("-priority", "created_at", "id")
+            .order_by(*QUEUE_ORDER)
         )
 
     def claimable_split(self, now):
@@ -110,7 +112,7 @@ class HITLReviewQuerySet(SoftDeleteQuerySet):
         pending = (
             self.alive()
             .filter(~claimed, ~reviewing, status=_literal(ReviewStatus.PENDING))
-            .order_by("-priority", "created_at", "id")
+            .order_by(*QUEUE_ORDER)
         )
         return pending, self.claimable(now).filter(claimed | reviewing)
 
